@@ -1,0 +1,163 @@
+#include "loop.h"
+
+#include "err.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+#define EASY_POOL_MAX 64
+
+struct loop {
+    CURLM *multi;
+    CURLSH *share;
+    int in_multi;
+    CURL *pool[EASY_POOL_MAX];
+    int npool;
+};
+
+int loop_new(struct loop **out, const struct loop_opts *opts)
+{
+    static bool global_done;
+    if (!global_done) {
+        /* not thread-safe by curl's contract: the first loop is made before
+         * any other thread exists */
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+            err_set("curl: global init failed");
+            return -EIO;
+        }
+        global_done = true;
+    }
+    struct loop *l = calloc(1, sizeof(*l));
+    if (!l)
+        return -ENOMEM;
+    l->multi = curl_multi_init();
+    l->share = curl_share_init();
+    if (!l->multi || !l->share) {
+        loop_free(l);
+        return -ENOMEM;
+    }
+    (void) curl_share_setopt(l->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+    (void) curl_share_setopt(l->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+    if (opts && opts->max_host_connections > 0)
+        (void) curl_multi_setopt(l->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
+                                 opts->max_host_connections);
+    if (opts && opts->max_connections > 0)
+        (void) curl_multi_setopt(l->multi, CURLMOPT_MAXCONNECTS, opts->max_connections);
+    *out = l;
+    return 0;
+}
+
+void loop_free(struct loop *l)
+{
+    if (!l)
+        return;
+    for (int i = 0; i < l->npool; i++)
+        curl_easy_cleanup(l->pool[i]);
+    if (l->multi)
+        (void) curl_multi_cleanup(l->multi);
+    if (l->share)
+        (void) curl_share_cleanup(l->share);
+    free(l);
+}
+
+static void easy_common(struct loop *l, CURL *e)
+{
+    (void) curl_easy_setopt(e, CURLOPT_SHARE, l->share);
+    (void) curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    (void) curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+    (void) curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+    /* a transfer that moves less than 1 byte/s for 60 s is stalled: fail it
+     * (retryable) rather than hang a worker forever */
+    (void) curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    (void) curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, 60L);
+    (void) curl_easy_setopt(e, CURLOPT_PATH_AS_IS, 1L);
+    (void) curl_easy_setopt(e, CURLOPT_USERAGENT, "rgw2cloud");
+}
+
+CURL *loop_easy_get(struct loop *l)
+{
+    CURL *e;
+    if (l->npool > 0) {
+        e = l->pool[--l->npool];
+        curl_easy_reset(e);
+    } else {
+        e = curl_easy_init();
+        if (!e)
+            return NULL;
+    }
+    easy_common(l, e);
+    return e;
+}
+
+void loop_easy_put(struct loop *l, CURL *easy)
+{
+    if (!easy)
+        return;
+    if (l->npool < EASY_POOL_MAX)
+        l->pool[l->npool++] = easy;
+    else
+        curl_easy_cleanup(easy);
+}
+
+int loop_start(struct loop *l, struct loop_xfer *x)
+{
+    if (!x->easy || !x->done)
+        return -EINVAL;
+    (void) curl_easy_setopt(x->easy, CURLOPT_PRIVATE, x);
+    CURLMcode mc = curl_multi_add_handle(l->multi, x->easy);
+    if (mc != CURLM_OK) {
+        err_set("curl: multi add: %s", curl_multi_strerror(mc));
+        return mc == CURLM_OUT_OF_MEMORY ? -ENOMEM : -EINVAL;
+    }
+    l->in_multi++;
+    return 0;
+}
+
+void loop_cancel(struct loop *l, struct loop_xfer *x)
+{
+    if (curl_multi_remove_handle(l->multi, x->easy) == CURLM_OK)
+        l->in_multi--;
+}
+
+int loop_run_once(struct loop *l, int timeout_ms)
+{
+    int still = 0;
+    CURLMcode mc = curl_multi_perform(l->multi, &still);
+    /* wait only when nothing finished yet: with no transfer at all this
+     * still waits, for loop_wakeup() or the timeout */
+    if (mc == CURLM_OK && still == l->in_multi && timeout_ms > 0) {
+        mc = curl_multi_poll(l->multi, NULL, 0, timeout_ms, NULL);
+        if (mc == CURLM_OK)
+            mc = curl_multi_perform(l->multi, &still);
+    }
+    if (mc != CURLM_OK) {
+        err_set("curl: multi: %s", curl_multi_strerror(mc));
+        return -EIO;
+    }
+    CURLMsg *msg;
+    int left;
+    while ((msg = curl_multi_info_read(l->multi, &left))) {
+        if (msg->msg != CURLMSG_DONE)
+            continue;
+        CURL *e = msg->easy_handle;
+        CURLcode rc = msg->data.result;
+        struct loop_xfer *x = NULL;
+        (void) curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **) &x);
+        (void) curl_multi_remove_handle(l->multi, e);
+        l->in_multi--;
+        /* done() may start new transfers or free x: touch nothing after */
+        if (x)
+            x->done(x, rc);
+    }
+    return l->in_multi;
+}
+
+int loop_running(const struct loop *l)
+{
+    return l->in_multi;
+}
+
+void loop_wakeup(struct loop *l)
+{
+    (void) curl_multi_wakeup(l->multi);
+}

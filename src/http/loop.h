@@ -1,0 +1,53 @@
+/* One event loop over curl's multi interface.
+ *
+ * Every transfer of the process runs in one multi, driven by one thread: the
+ * connections (keep-alive), DNS and TLS sessions are shared without locks,
+ * and scheduling, retries and rate limits live in one place. Callers embed a
+ * struct loop_xfer, configure its easy handle and start it; the loop calls
+ * done() once when the transfer ends, from loop_run_once(). */
+#ifndef RGW2CLOUD_LOOP_H
+#define RGW2CLOUD_LOOP_H
+
+#include <curl/curl.h>
+#include <stdbool.h>
+
+struct loop;
+
+struct loop_xfer {
+    CURL *easy; /* from loop_easy_get(); configured by the owner */
+    /* Called once, from loop_run_once(), after the easy handle left the
+     * multi. The owner MAY free x (and return the easy handle) inside. */
+    void (*done)(struct loop_xfer *x, CURLcode result);
+};
+
+struct loop_opts {
+    long max_host_connections; /* 0 = unlimited */
+    long max_connections;      /* cache size; 0 = curl's default */
+};
+
+int loop_new(struct loop **out, const struct loop_opts *opts);
+void loop_free(struct loop *l); /* accepts NULL; no transfer may be running */
+
+/* A reset easy handle with the loop's common options (share, keepalive,
+ * stall detection, no signals). NULL on ENOMEM. */
+CURL *loop_easy_get(struct loop *l);
+void loop_easy_put(struct loop *l, CURL *easy); /* accepts NULL; keeps a few for reuse */
+
+/* Hand x to the multi. 0 or -ENOMEM / -EINVAL; on error done() is not called. */
+int loop_start(struct loop *l, struct loop_xfer *x);
+
+/* Remove a running transfer without calling done(). */
+void loop_cancel(struct loop *l, struct loop_xfer *x);
+
+/* Wait up to timeout_ms for activity, drive transfers, call done() for the
+ * finished ones. Returns the number of transfers still running, or a
+ * negative errno when curl's multi failed. */
+int loop_run_once(struct loop *l, int timeout_ms);
+
+/* Number of transfers in the multi. */
+int loop_running(const struct loop *l);
+
+/* Wake a loop_run_once() blocked in poll; callable from any thread. */
+void loop_wakeup(struct loop *l);
+
+#endif

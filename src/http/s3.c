@@ -1,0 +1,956 @@
+#include "s3.h"
+
+#include "err.h"
+#include "http/sigv4.h"
+#include "http/status.h"
+#include "http/xml.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+struct s3_client {
+    struct loop *loop;
+    char *scheme; /* "http" | "https" */
+    char *host;   /* "127.0.0.1:8000" (port kept when given) */
+    char *access_key;
+    char *secret;
+    char *region;
+    bool virtual_host;
+    int retries;
+};
+
+/* ---------------------------------------------------------------- client */
+
+int s3_client_new(struct s3_client **out, struct loop *loop, const struct s3_endpoint *ep)
+{
+    const char *url = ep->url ? ep->url : "";
+    const char *sep = strstr(url, "://");
+    if (!sep || sep == url || !sep[3]) {
+        err_set("s3: endpoint \"%s\" is not a URL; expected http(s)://host[:port]", url);
+        return -EINVAL;
+    }
+    const char *host = sep + 3;
+    size_t host_len = strcspn(host, "/?#");
+    if (host_len == 0 || (host[host_len] == '/' && host[host_len + 1] != '\0')) {
+        err_set("s3: endpoint \"%s\" has a path; expected http(s)://host[:port]", url);
+        return -EINVAL;
+    }
+    struct s3_client *c = calloc(1, sizeof(*c));
+    if (!c)
+        return -ENOMEM;
+    c->loop = loop;
+    c->scheme = strndup(url, (size_t) (sep - url));
+    c->host = strndup(host, host_len);
+    c->access_key = strdup(ep->access_key ? ep->access_key : "");
+    c->secret = strdup(ep->secret ? ep->secret : "");
+    c->region = strdup(ep->region && *ep->region ? ep->region : "us-east-1");
+    c->virtual_host = ep->virtual_host;
+    c->retries = 4;
+    if (!c->scheme || !c->host || !c->access_key || !c->secret || !c->region) {
+        s3_client_free(c);
+        return -ENOMEM;
+    }
+    for (char *p = c->scheme; *p; p++)
+        *p = (char) tolower((unsigned char) *p);
+    if (strcmp(c->scheme, "http") != 0 && strcmp(c->scheme, "https") != 0) {
+        err_set("s3: endpoint \"%s\": scheme must be http or https", url);
+        s3_client_free(c);
+        return -EINVAL;
+    }
+    *out = c;
+    return 0;
+}
+
+void s3_client_free(struct s3_client *c)
+{
+    if (!c)
+        return;
+    free(c->scheme);
+    free(c->host);
+    free(c->access_key);
+    if (c->secret)
+        memset(c->secret, 0, strlen(c->secret));
+    free(c->secret);
+    free(c->region);
+    free(c);
+}
+
+struct loop *s3_client_loop(const struct s3_client *c)
+{
+    return c->loop;
+}
+
+const char *s3_client_region(const struct s3_client *c)
+{
+    return c->region;
+}
+
+void s3_client_set_retries(struct s3_client *c, int retries)
+{
+    c->retries = retries < 0 ? 0 : retries;
+}
+
+/* ------------------------------------------------------------------ call */
+
+void s3_call_init(struct s3_call *call)
+{
+    memset(call, 0, sizeof(*call));
+}
+
+static void kv_free(struct s3_kv *kv, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(kv[i].name);
+        free(kv[i].value);
+    }
+}
+
+static void call_reset_outcome(struct s3_call *call)
+{
+    free(call->resp);
+    call->resp = NULL;
+    call->resp_len = 0;
+    kv_free(call->resp_headers, call->nresp_headers);
+    free(call->resp_headers);
+    call->resp_headers = NULL;
+    call->nresp_headers = 0;
+    free(call->detail);
+    call->detail = NULL;
+    call->err = 0;
+    call->retryable = false;
+    call->status = 0;
+    call->bytes_sent = 0;
+    call->bytes_received = 0;
+    call->finished = false;
+    call->body_off = 0;
+    curl_slist_free_all(call->slist);
+    call->slist = NULL;
+    free(call->url);
+    call->url = NULL;
+}
+
+void s3_call_finish(struct s3_call *call)
+{
+    call_reset_outcome(call);
+    if (call->xfer.easy && call->client)
+        loop_easy_put(call->client->loop, call->xfer.easy);
+    free(call->method);
+    free(call->bucket);
+    free(call->key);
+    kv_free(call->query, call->nquery);
+    kv_free(call->headers, call->nheaders);
+    free(call->body_owned);
+    s3_call_init(call);
+}
+
+static int dup_into(char **dst, const char *src)
+{
+    char *d = NULL;
+    if (src && !(d = strdup(src)))
+        return -ENOMEM;
+    free(*dst);
+    *dst = d;
+    return 0;
+}
+
+int s3_call_set(struct s3_call *call, const char *method, const char *bucket, const char *key)
+{
+    int r;
+    if ((r = dup_into(&call->method, method)) < 0 || (r = dup_into(&call->bucket, bucket)) < 0 ||
+        (r = dup_into(&call->key, key)) < 0)
+        return r;
+    return 0;
+}
+
+static int kv_add(struct s3_kv *kv, size_t *n, size_t max, const char *name, const char *value)
+{
+    if (*n >= max) {
+        err_set("s3: too many query parameters or headers");
+        return -E2BIG;
+    }
+    char *nm = strdup(name);
+    char *v = value ? strdup(value) : NULL;
+    if (!nm || (value && !v)) {
+        free(nm);
+        free(v);
+        return -ENOMEM;
+    }
+    kv[*n].name = nm;
+    kv[*n].value = v;
+    (*n)++;
+    return 0;
+}
+
+int s3_call_query(struct s3_call *call, const char *name, const char *value)
+{
+    return kv_add(call->query, &call->nquery, S3_MAX_QUERY, name, value);
+}
+
+int s3_call_header(struct s3_call *call, const char *name, const char *value)
+{
+    return kv_add(call->headers, &call->nheaders, S3_MAX_HEADERS, name, value ? value : "");
+}
+
+int s3_call_body(struct s3_call *call, const void *data, size_t len)
+{
+    char *b = malloc(len + 1);
+    if (!b)
+        return -ENOMEM;
+    if (len)
+        memcpy(b, data, len);
+    b[len] = '\0';
+    free(call->body_owned);
+    call->body_owned = b;
+    call->body = b;
+    call->body_len = len;
+    call->read = NULL;
+    return 0;
+}
+
+void s3_call_body_ref(struct s3_call *call, const void *data, size_t len)
+{
+    free(call->body_owned);
+    call->body_owned = NULL;
+    call->body = data ? data : "";
+    call->body_len = len;
+    call->read = NULL;
+}
+
+void s3_call_reader(struct s3_call *call, s3_read_fn fn, void *ud, uint64_t len)
+{
+    free(call->body_owned);
+    call->body_owned = NULL;
+    call->body = NULL;
+    call->body_len = 0;
+    call->read = fn;
+    call->read_ud = ud;
+    call->read_len = len;
+}
+
+void s3_call_writer(struct s3_call *call, s3_write_fn fn, void *ud)
+{
+    call->write = fn;
+    call->write_ud = ud;
+}
+
+const char *s3_call_resp_header(const struct s3_call *call, const char *name)
+{
+    for (size_t i = 0; i < call->nresp_headers; i++)
+        if (strcasecmp(call->resp_headers[i].name, name) == 0)
+            return call->resp_headers[i].value;
+    return NULL;
+}
+
+static char *unquote(const char *s)
+{
+    size_t len = strlen(s);
+    if (len >= 2 && s[0] == '"' && s[len - 1] == '"')
+        return strndup(s + 1, len - 2);
+    return strdup(s);
+}
+
+int s3_call_etag(const struct s3_call *call, char **out)
+{
+    const char *e = s3_call_resp_header(call, "etag");
+    if (!e)
+        return -ENOENT;
+    *out = unquote(e);
+    return *out ? 0 : -ENOMEM;
+}
+
+/* ------------------------------------------------------- curl callbacks */
+
+static size_t cb_header(char *buf, size_t size, size_t n, void *ud)
+{
+    struct s3_call *call = ud;
+    size_t len = size * n;
+    if (len >= 5 && memcmp(buf, "HTTP/", 5) == 0) {
+        /* a new response (after 100-continue or a redirect): forget the
+         * previous response's headers */
+        kv_free(call->resp_headers, call->nresp_headers);
+        call->nresp_headers = 0;
+        return len;
+    }
+    const char *colon = memchr(buf, ':', len);
+    if (!colon)
+        return len;
+    size_t nlen = (size_t) (colon - buf);
+    const char *v = colon + 1;
+    const char *end = buf + len;
+    while (v < end && (*v == ' ' || *v == '\t'))
+        v++;
+    while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' || end[-1] == '\t'))
+        end--;
+    struct s3_kv *nh = realloc(call->resp_headers, (call->nresp_headers + 1) * sizeof(*nh));
+    if (!nh)
+        return 0;
+    call->resp_headers = nh;
+    char *name = strndup(buf, nlen);
+    char *value = strndup(v, (size_t) (end - v));
+    if (!name || !value) {
+        free(name);
+        free(value);
+        return 0;
+    }
+    for (char *p = name; *p; p++)
+        *p = (char) tolower((unsigned char) *p);
+    nh[call->nresp_headers].name = name;
+    nh[call->nresp_headers].value = value;
+    call->nresp_headers++;
+    return len;
+}
+
+static size_t buffer_append(struct s3_call *call, const char *buf, size_t len)
+{
+    if (call->resp_len + len > S3_MAX_XML_BODY)
+        return 0; /* CURLE_WRITE_ERROR: a body this large is not an S3 document */
+    char *nb = realloc(call->resp, call->resp_len + len + 1);
+    if (!nb)
+        return 0;
+    memcpy(nb + call->resp_len, buf, len);
+    call->resp = nb;
+    call->resp_len += len;
+    call->resp[call->resp_len] = '\0';
+    return len;
+}
+
+static size_t cb_write(char *buf, size_t size, size_t n, void *ud)
+{
+    struct s3_call *call = ud;
+    size_t len = size * n;
+    long code = 0;
+    (void) curl_easy_getinfo(call->xfer.easy, CURLINFO_RESPONSE_CODE, &code);
+    if (!call->write || code < 200 || code >= 300) {
+        call->bytes_received += len;
+        return buffer_append(call, buf, len);
+    }
+    size_t took = call->write(call->write_ud, buf, len);
+    if (took == S3_WRITE_PAUSE)
+        return CURL_WRITEFUNC_PAUSE;
+    if (took <= len)
+        call->bytes_received += took;
+    return took;
+}
+
+static size_t cb_read(char *buf, size_t size, size_t n, void *ud)
+{
+    struct s3_call *call = ud;
+    size_t max = size * n;
+    if (!call->read) {
+        size_t left = call->body_len - call->body_off;
+        size_t k = left < max ? left : max;
+        if (k)
+            memcpy(buf, call->body + call->body_off, k);
+        call->body_off += k;
+        call->bytes_sent += k;
+        return k;
+    }
+    uint64_t left = call->read_len - call->bytes_sent;
+    if (left == 0)
+        return 0;
+    if (max > left)
+        max = (size_t) left;
+    size_t k = call->read(call->read_ud, buf, max);
+    if (k == S3_READ_PAUSE)
+        return CURL_READFUNC_PAUSE;
+    if (k == S3_READ_ABORT || k > max)
+        return CURL_READFUNC_ABORT;
+    if (k == 0) /* the source ended before the promised length */
+        return CURL_READFUNC_ABORT;
+    call->bytes_sent += k;
+    return k;
+}
+
+/* ------------------------------------------------------------- sending */
+
+static void call_done(struct loop_xfer *x, CURLcode rc)
+{
+    struct s3_call *call = (struct s3_call *) ((char *) x - offsetof(struct s3_call, xfer));
+    (void) curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &call->status);
+
+    struct xml_error xe = {0};
+    bool have_error_doc = false;
+    if (call->resp_len > 0 && (call->status >= 300 || call->status < 200 || !call->write)) {
+        /* an error document, also on 200 (S3 sends 200 then <Error> for
+         * Complete and Copy): look at the root, whatever the status */
+        have_error_doc = xml_parse_error(&xe, call->resp, call->resp_len) == 0;
+    }
+    call->err = status_to_errno((int) rc, call->status, have_error_doc ? xe.code : NULL,
+                                &call->retryable);
+    if (call->err < 0) {
+        char line[1024];
+        const char *what = call->key ? call->key : "";
+        if (rc != CURLE_OK)
+            (void) snprintf(line, sizeof(line), "s3: %s %s/%s: %s", call->method,
+                            call->bucket ? call->bucket : "", what, curl_easy_strerror(rc));
+        else
+            (void) snprintf(line, sizeof(line), "s3: %s %s/%s: HTTP %ld %s%s%s (request id %s)",
+                            call->method, call->bucket ? call->bucket : "", what, call->status,
+                            have_error_doc && xe.code ? xe.code : "",
+                            have_error_doc && xe.message ? ": " : "",
+                            have_error_doc && xe.message ? xe.message : "",
+                            have_error_doc && xe.request_id ? xe.request_id : "none");
+        free(call->detail);
+        call->detail = strdup(line);
+    }
+    xml_error_finish(&xe);
+    call->finished = true;
+    if (call->done)
+        call->done(call, call->done_ud);
+}
+
+static int call_sign_and_setup(struct s3_client *c, struct s3_call *call)
+{
+    /* path as the client means it, decoded: the signer encodes it once */
+    size_t plen = 3 + (call->bucket ? strlen(call->bucket) : 0) + (call->key ? strlen(call->key) : 0);
+    char *path = malloc(plen);
+    char *host = NULL;
+    if (!path)
+        return -ENOMEM;
+    if (call->bucket && c->virtual_host) {
+        (void) snprintf(path, plen, "/%s", call->key ? call->key : "");
+        if (asprintf(&host, "%s.%s", call->bucket, c->host) < 0)
+            host = NULL;
+    } else if (call->bucket) {
+        if (call->key)
+            (void) snprintf(path, plen, "/%s/%s", call->bucket, call->key);
+        else
+            (void) snprintf(path, plen, "/%s", call->bucket);
+        host = strdup(c->host);
+    } else {
+        (void) snprintf(path, plen, "/");
+        host = strdup(c->host);
+    }
+    if (!host) {
+        free(path);
+        return -ENOMEM;
+    }
+
+    char amz_date[17];
+    sigv4_amz_date(amz_date, (long long) time(NULL));
+    char payload[65];
+    const char *payload_hash;
+    if (call->read) {
+        payload_hash = SIGV4_UNSIGNED_PAYLOAD;
+    } else if (call->body && call->unsigned_payload) {
+        payload_hash = SIGV4_UNSIGNED_PAYLOAD;
+    } else if (call->body) {
+        sigv4_sha256_hex(payload, call->body, call->body_len);
+        payload_hash = payload;
+    } else {
+        payload_hash = SIGV4_EMPTY_SHA256;
+    }
+
+    struct sigv4_kv q[S3_MAX_QUERY];
+    for (size_t i = 0; i < call->nquery; i++)
+        q[i] = (struct sigv4_kv){call->query[i].name, call->query[i].value};
+    struct sigv4_kv h[S3_MAX_HEADERS + 3];
+    size_t nh = 0;
+    h[nh++] = (struct sigv4_kv){"host", host};
+    h[nh++] = (struct sigv4_kv){"x-amz-date", amz_date};
+    h[nh++] = (struct sigv4_kv){"x-amz-content-sha256", payload_hash};
+    for (size_t i = 0; i < call->nheaders; i++)
+        h[nh++] = (struct sigv4_kv){call->headers[i].name, call->headers[i].value};
+
+    struct sigv4_request req = {
+        .method = call->method,
+        .path = path,
+        .query = q,
+        .nquery = call->nquery,
+        .headers = h,
+        .nheaders = nh,
+        .amz_date = amz_date,
+        .payload_hash = payload_hash,
+    };
+    struct sigv4_creds creds = {c->access_key, c->secret, c->region, "s3"};
+    struct sigv4_result sig = {0};
+    int r = sigv4_sign(&sig, &req, &creds);
+    if (r < 0)
+        goto out;
+
+    r = -ENOMEM;
+    if (asprintf(&call->url, "%s://%s%s%s%s", c->scheme, host, sig.canonical_path,
+                 sig.canonical_query[0] ? "?" : "", sig.canonical_query) < 0) {
+        call->url = NULL;
+        goto out;
+    }
+    /* every header we send is signed, except what curl adds and the
+     * Authorization itself */
+    char line[8192];
+    for (size_t i = 1; i < nh; i++) {
+        (void) snprintf(line, sizeof(line), "%s: %s", h[i].name, h[i].value);
+        struct curl_slist *ns = curl_slist_append(call->slist, line);
+        if (!ns)
+            goto out;
+        call->slist = ns;
+    }
+    (void) snprintf(line, sizeof(line), "Authorization: %s", sig.authorization);
+    struct curl_slist *ns = curl_slist_append(call->slist, line);
+    if (!ns)
+        goto out;
+    call->slist = ns;
+    if (!call->xfer.easy && !(call->xfer.easy = loop_easy_get(c->loop)))
+        goto out;
+    r = 0;
+out:
+    sigv4_result_finish(&sig);
+    free(path);
+    free(host);
+    return r;
+}
+
+int s3_call_start(struct s3_client *c, struct s3_call *call, s3_done_fn done, void *ud)
+{
+    if (!call->method)
+        return -EINVAL;
+    if (call->xfer.easy) { /* a resend: a fresh handle, the pool resets it */
+        loop_easy_put(c->loop, call->xfer.easy);
+        call->xfer.easy = NULL;
+    }
+    call_reset_outcome(call);
+    call->client = c;
+    call->done = done;
+    call->done_ud = ud;
+    call->attempts++;
+    int r = call_sign_and_setup(c, call);
+    if (r < 0)
+        return r;
+
+    CURL *e = call->xfer.easy;
+    (void) curl_easy_setopt(e, CURLOPT_URL, call->url);
+    (void) curl_easy_setopt(e, CURLOPT_HTTPHEADER, call->slist);
+    (void) curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, cb_header);
+    (void) curl_easy_setopt(e, CURLOPT_HEADERDATA, call);
+    (void) curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, cb_write);
+    (void) curl_easy_setopt(e, CURLOPT_WRITEDATA, call);
+    bool has_body = call->read || call->body;
+    if (strcmp(call->method, "HEAD") == 0) {
+        (void) curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+    } else if (has_body || strcmp(call->method, "PUT") == 0 ||
+               strcmp(call->method, "POST") == 0) {
+        /* UPLOAD, not POST: curl would add an unsigned form Content-Type */
+        (void) curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
+        (void) curl_easy_setopt(e, CURLOPT_READFUNCTION, cb_read);
+        (void) curl_easy_setopt(e, CURLOPT_READDATA, call);
+        (void) curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE,
+                                (curl_off_t) (call->read ? call->read_len : call->body_len));
+        if (strcmp(call->method, "PUT") != 0)
+            (void) curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, call->method);
+    } else if (strcmp(call->method, "GET") != 0) {
+        (void) curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, call->method);
+    }
+    call->xfer.done = call_done;
+    return loop_start(c->loop, &call->xfer);
+}
+
+static long backoff_ms(int attempt)
+{
+    long base = 200L << (attempt < 6 ? attempt : 6); /* 200 ms .. 12.8 s */
+    if (base > 10000)
+        base = 10000;
+    return base / 2 + (long) (random() % (base / 2 + 1)); /* jitter */
+}
+
+int s3_call_run(struct s3_client *c, struct s3_call *call)
+{
+    call->attempts = 0;
+    for (;;) {
+        int r = s3_call_start(c, call, NULL, NULL);
+        if (r < 0) {
+            call->err = r;
+            return r;
+        }
+        while (!call->finished) {
+            r = loop_run_once(c->loop, 1000);
+            if (r < 0) {
+                s3_call_abort(call);
+                call->err = r;
+                return r;
+            }
+        }
+        if (call->err == 0 || !call->retryable || call->read || call->attempts > c->retries)
+            break;
+        /* wait, but keep the loop's other transfers moving */
+        struct timespec until, now;
+        (void) clock_gettime(CLOCK_MONOTONIC, &until);
+        long ms = backoff_ms(call->attempts - 1);
+        until.tv_sec += ms / 1000;
+        until.tv_nsec += (ms % 1000) * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        for (;;) {
+            (void) clock_gettime(CLOCK_MONOTONIC, &now);
+            long left = (until.tv_sec - now.tv_sec) * 1000 + (until.tv_nsec - now.tv_nsec) / 1000000;
+            if (left <= 0)
+                break;
+            (void) loop_run_once(c->loop, (int) left);
+        }
+    }
+    if (call->err < 0)
+        err_set("%s", call->detail ? call->detail : "s3: request failed");
+    return call->err;
+}
+
+void s3_call_unpause(struct s3_call *call)
+{
+    if (call->xfer.easy)
+        (void) curl_easy_pause(call->xfer.easy, CURLPAUSE_CONT);
+}
+
+void s3_call_abort(struct s3_call *call)
+{
+    if (call->client && call->xfer.easy && !call->finished)
+        loop_cancel(call->client->loop, &call->xfer);
+    call->finished = true;
+}
+
+/* ------------------------------------------------------------ operations */
+
+int s3_put_object_prepare(struct s3_call *call, const char *bucket, const char *key,
+                          s3_read_fn fn, void *ud, uint64_t len)
+{
+    int r = s3_call_set(call, "PUT", bucket, key);
+    if (r < 0)
+        return r;
+    s3_call_reader(call, fn, ud, len);
+    return 0;
+}
+
+int s3_get_object_prepare(struct s3_call *call, const char *bucket, const char *key,
+                          uint64_t range_first, uint64_t range_last, const char *if_match,
+                          s3_write_fn fn, void *ud)
+{
+    int r = s3_call_set(call, "GET", bucket, key);
+    if (r < 0)
+        return r;
+    if (range_last >= range_first) {
+        char range[64];
+        (void) snprintf(range, sizeof(range), "bytes=%llu-%llu",
+                        (unsigned long long) range_first, (unsigned long long) range_last);
+        if ((r = s3_call_header(call, "Range", range)) < 0)
+            return r;
+    }
+    if (if_match) {
+        char quoted[256];
+        (void) snprintf(quoted, sizeof(quoted), "\"%s\"", if_match);
+        if ((r = s3_call_header(call, "If-Match", if_match[0] == '"' ? if_match : quoted)) < 0)
+            return r;
+    }
+    s3_call_writer(call, fn, ud);
+    return 0;
+}
+
+int s3_head_object_prepare(struct s3_call *call, const char *bucket, const char *key)
+{
+    return s3_call_set(call, "HEAD", bucket, key);
+}
+
+int s3_delete_object_prepare(struct s3_call *call, const char *bucket, const char *key)
+{
+    return s3_call_set(call, "DELETE", bucket, key);
+}
+
+int s3_head_object(struct s3_client *c, struct s3_call *call, const char *bucket,
+                   const char *key)
+{
+    int r = s3_head_object_prepare(call, bucket, key);
+    return r < 0 ? r : s3_call_run(c, call);
+}
+
+int s3_delete_object(struct s3_client *c, const char *bucket, const char *key)
+{
+    struct s3_call call;
+    s3_call_init(&call);
+    int r = s3_delete_object_prepare(&call, bucket, key);
+    if (r == 0)
+        r = s3_call_run(c, &call);
+    s3_call_finish(&call);
+    return r;
+}
+
+int s3_create_bucket(struct s3_client *c, const char *bucket, const char *region)
+{
+    struct s3_call call;
+    s3_call_init(&call);
+    int r = s3_call_set(&call, "PUT", bucket, NULL);
+    if (r == 0 && region && *region && strcmp(region, "us-east-1") != 0) {
+        char *body = NULL;
+        size_t len = 0;
+        r = xml_build_create_bucket(&body, &len, region);
+        if (r == 0)
+            r = s3_call_body(&call, body, len);
+        free(body);
+    }
+    if (r == 0)
+        r = s3_call_run(c, &call);
+    if (r == -EEXIST) {
+        struct xml_error xe = {0};
+        if (call.resp && xml_parse_error(&xe, call.resp, call.resp_len) == 0 && xe.code &&
+            strcmp(xe.code, "BucketAlreadyOwnedByYou") == 0)
+            r = 0;
+        xml_error_finish(&xe);
+        if (r < 0)
+            err_set("%s", call.detail ? call.detail : "s3: create bucket failed");
+    }
+    s3_call_finish(&call);
+    return r;
+}
+
+int s3_create_multipart_prepare(struct s3_call *call, const char *bucket, const char *key)
+{
+    int r = s3_call_set(call, "POST", bucket, key);
+    return r < 0 ? r : s3_call_query(call, "uploads", NULL);
+}
+
+int s3_create_multipart(struct s3_client *c, struct s3_call *call, const char *bucket,
+                        const char *key, char **upload_id)
+{
+    int r = s3_create_multipart_prepare(call, bucket, key);
+    if (r == 0)
+        r = s3_call_run(c, call);
+    if (r == 0) {
+        r = xml_parse_initiate(upload_id, call->resp ? call->resp : "", call->resp_len);
+        if (r < 0)
+            err_set("s3: POST %s/%s?uploads: bad answer: %s", bucket, key, err_get());
+    }
+    return r;
+}
+
+static void md5_base64(char out[32], const void *data, size_t len)
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    (void) EVP_Digest(data, len, md, &mdlen, EVP_md5(), NULL);
+    (void) EVP_EncodeBlock((unsigned char *) out, md, (int) mdlen);
+}
+
+int s3_upload_part_prepare(struct s3_call *call, const char *bucket, const char *key,
+                           const char *upload_id, int part_number, const void *data, size_t len)
+{
+    char num[16], md5[32];
+    (void) snprintf(num, sizeof(num), "%d", part_number);
+    md5_base64(md5, data, len);
+    int r;
+    if ((r = s3_call_set(call, "PUT", bucket, key)) < 0 ||
+        (r = s3_call_query(call, "partNumber", num)) < 0 ||
+        (r = s3_call_query(call, "uploadId", upload_id)) < 0 ||
+        (r = s3_call_header(call, "Content-MD5", md5)) < 0)
+        return r;
+    /* parts are large and carry Content-MD5: hashing them again for the
+     * signature would only cost CPU */
+    s3_call_body_ref(call, data, len);
+    call->unsigned_payload = true;
+    return 0;
+}
+
+int s3_upload_part(struct s3_client *c, const char *bucket, const char *key,
+                   const char *upload_id, int part_number, const void *data, size_t len,
+                   char **etag)
+{
+    struct s3_call call;
+    s3_call_init(&call);
+    int r = s3_upload_part_prepare(&call, bucket, key, upload_id, part_number, data, len);
+    if (r == 0)
+        r = s3_call_run(c, &call);
+    if (r == 0 && etag) {
+        r = s3_call_etag(&call, etag);
+        if (r < 0)
+            err_set("s3: PUT %s/%s part %d: no ETag in the answer", bucket, key, part_number);
+    }
+    s3_call_finish(&call);
+    return r;
+}
+
+int s3_list_parts_page(struct s3_client *c, const char *bucket, const char *key,
+                       const char *upload_id, int marker, int max_parts,
+                       struct xml_list_parts *out)
+{
+    struct s3_call call;
+    s3_call_init(&call);
+    char m[16], mp[16];
+    (void) snprintf(m, sizeof(m), "%d", marker);
+    (void) snprintf(mp, sizeof(mp), "%d", max_parts > 0 ? max_parts : 1000);
+    int r;
+    if ((r = s3_call_set(&call, "GET", bucket, key)) == 0 &&
+        (r = s3_call_query(&call, "uploadId", upload_id)) == 0 &&
+        (r = s3_call_query(&call, "max-parts", mp)) == 0 &&
+        (!marker || (r = s3_call_query(&call, "part-number-marker", m)) == 0))
+        r = s3_call_run(c, &call);
+    if (r == 0)
+        r = xml_parse_list_parts(out, call.resp ? call.resp : "", call.resp_len);
+    s3_call_finish(&call);
+    return r;
+}
+
+int s3_list_parts(struct s3_client *c, const char *bucket, const char *key,
+                  const char *upload_id, int page_size, struct xml_list_parts *out)
+{
+    memset(out, 0, sizeof(*out));
+    int marker = 0;
+    int r = 0;
+    for (;;) {
+        struct xml_list_parts page = {0};
+        r = s3_list_parts_page(c, bucket, key, upload_id, marker, page_size, &page);
+        if (r < 0)
+            break;
+        if (page.nparts) {
+            struct xml_part *np = realloc(out->parts, (out->nparts + page.nparts) * sizeof(*np));
+            if (!np) {
+                xml_list_parts_finish(&page);
+                r = -ENOMEM;
+                break;
+            }
+            /* the parts' strings move to out */
+            memcpy(np + out->nparts, page.parts, page.nparts * sizeof(*np));
+            out->parts = np;
+            out->nparts += page.nparts;
+            free(page.parts);
+            page.parts = NULL;
+            page.nparts = 0;
+        }
+        /* a marker that does not move would loop forever: stop there */
+        bool more = page.truncated && page.next_marker > marker;
+        marker = page.next_marker;
+        xml_list_parts_finish(&page);
+        if (!more)
+            break;
+    }
+    if (r < 0)
+        xml_list_parts_finish(out);
+    return r;
+}
+
+int s3_complete_multipart(struct s3_client *c, const char *bucket, const char *key,
+                          const char *upload_id, const struct xml_part *parts, size_t nparts,
+                          char **etag)
+{
+    char *body = NULL;
+    size_t len = 0;
+    int r = xml_build_complete(&body, &len, parts, nparts);
+    if (r < 0)
+        return r;
+    struct s3_call call;
+    s3_call_init(&call);
+    if ((r = s3_call_set(&call, "POST", bucket, key)) == 0 &&
+        (r = s3_call_query(&call, "uploadId", upload_id)) == 0 &&
+        (r = s3_call_body(&call, body, len)) == 0)
+        r = s3_call_run(c, &call);
+    free(body);
+    if (r == 0) {
+        struct xml_complete done = {0};
+        r = xml_parse_complete(&done, call.resp ? call.resp : "", call.resp_len);
+        if (r < 0) {
+            char what[512];
+            (void) snprintf(what, sizeof(what), "%s", err_get());
+            err_set("s3: POST %s/%s?uploadId=%s: complete failed: %s", bucket, key, upload_id,
+                    what);
+        } else if (etag) {
+            *etag = strdup(done.etag ? done.etag : "");
+            if (!*etag)
+                r = -ENOMEM;
+        }
+        xml_complete_finish(&done);
+    }
+    s3_call_finish(&call);
+    return r;
+}
+
+int s3_abort_multipart(struct s3_client *c, const char *bucket, const char *key,
+                       const char *upload_id)
+{
+    struct s3_call call;
+    s3_call_init(&call);
+    int r;
+    if ((r = s3_call_set(&call, "DELETE", bucket, key)) == 0 &&
+        (r = s3_call_query(&call, "uploadId", upload_id)) == 0)
+        r = s3_call_run(c, &call);
+    s3_call_finish(&call);
+    return r;
+}
+
+int s3_list_uploads(struct s3_client *c, const char *bucket, const char *prefix,
+                    const char *key_marker, const char *upload_id_marker,
+                    struct xml_list_uploads *out)
+{
+    struct s3_call call;
+    s3_call_init(&call);
+    int r;
+    if ((r = s3_call_set(&call, "GET", bucket, NULL)) == 0 &&
+        (r = s3_call_query(&call, "uploads", NULL)) == 0 &&
+        (!prefix || (r = s3_call_query(&call, "prefix", prefix)) == 0) &&
+        (!key_marker || (r = s3_call_query(&call, "key-marker", key_marker)) == 0) &&
+        (!upload_id_marker ||
+         (r = s3_call_query(&call, "upload-id-marker", upload_id_marker)) == 0))
+        r = s3_call_run(c, &call);
+    if (r == 0)
+        r = xml_parse_list_uploads(out, call.resp ? call.resp : "", call.resp_len);
+    s3_call_finish(&call);
+    return r;
+}
+
+int s3_list_objects(struct s3_client *c, const char *bucket, const char *prefix,
+                    const char *continuation, int max_keys, struct xml_list_objects *out)
+{
+    struct s3_call call;
+    s3_call_init(&call);
+    char mk[16];
+    (void) snprintf(mk, sizeof(mk), "%d", max_keys > 0 ? max_keys : 1000);
+    int r;
+    if ((r = s3_call_set(&call, "GET", bucket, NULL)) == 0 &&
+        (r = s3_call_query(&call, "list-type", "2")) == 0 &&
+        (r = s3_call_query(&call, "encoding-type", "url")) == 0 &&
+        (r = s3_call_query(&call, "max-keys", mk)) == 0 &&
+        (!prefix || (r = s3_call_query(&call, "prefix", prefix)) == 0) &&
+        (!continuation || (r = s3_call_query(&call, "continuation-token", continuation)) == 0))
+        r = s3_call_run(c, &call);
+    if (r == 0)
+        r = xml_parse_list_objects(out, call.resp ? call.resp : "", call.resp_len);
+    s3_call_finish(&call);
+    return r;
+}
+
+int s3_get_acl(struct s3_client *c, const char *bucket, const char *key, struct xml_acl *out)
+{
+    struct s3_call call;
+    s3_call_init(&call);
+    int r;
+    if ((r = s3_call_set(&call, "GET", bucket, key)) == 0 &&
+        (r = s3_call_query(&call, "acl", NULL)) == 0)
+        r = s3_call_run(c, &call);
+    if (r == 0)
+        r = xml_parse_acl(out, call.resp ? call.resp : "", call.resp_len);
+    s3_call_finish(&call);
+    return r;
+}
+
+int s3_put_acl(struct s3_client *c, struct s3_call *call, const char *bucket, const char *key)
+{
+    int r;
+    if ((r = s3_call_set(call, "PUT", bucket, key)) == 0 &&
+        (r = s3_call_query(call, "acl", NULL)) == 0)
+        r = s3_call_run(c, call);
+    return r;
+}
+
+int s3_get_tagging(struct s3_client *c, const char *bucket, const char *key,
+                   struct xml_tagging *out)
+{
+    struct s3_call call;
+    s3_call_init(&call);
+    int r;
+    if ((r = s3_call_set(&call, "GET", bucket, key)) == 0 &&
+        (r = s3_call_query(&call, "tagging", NULL)) == 0)
+        r = s3_call_run(c, &call);
+    if (r == 0)
+        r = xml_parse_tagging(out, call.resp ? call.resp : "", call.resp_len);
+    s3_call_finish(&call);
+    return r;
+}
