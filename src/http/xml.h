@@ -4,8 +4,10 @@
  * leading ASCII whitespace before "<?xml" is skipped (S3 sends keep-alive
  * whitespace before a late result or error); the root element is checked;
  * malformed or truncated documents return -EBADMSG with err_set() detail and
- * never crash; parse options are XML_PARSE_NONET without entity loading.
- * Unknown elements are ignored. ETags are returned without their quotes.
+ * never crash; parse options are XML_PARSE_NONET without entity loading,
+ * and a DOCTYPE is refused (-EBADMSG: S3 never sends one). Bodies over
+ * XML_BODY_MAX give -EFBIG. Unknown elements are ignored. ETags are
+ * returned without their quotes.
  * Output structs are caller-owned storage; the matching *_finish() frees what
  * a parser allocated and accepts zeroed or half-filled structs. On error the
  * output holds nothing to free (parsers clean up themselves). */
@@ -15,6 +17,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* Largest body a parser accepts; a reader MAY stop collecting past it. */
+#define XML_BODY_MAX (64u << 20)
 
 /* Local name of the root element into *out (malloc'd). -EBADMSG if none. */
 int xml_root_name(char **out, const char *body, size_t len);
@@ -60,7 +65,8 @@ struct xml_list_objects {
     char **prefixes; /* CommonPrefixes/Prefix, decoded when url_encoded */
     size_t nprefixes;
     bool truncated;
-    char *next_token; /* NextContinuationToken (v2) or NextMarker (v1); NULL if absent */
+    char *next_token; /* NextContinuationToken (v2) or NextMarker (v1); NULL if absent
+                       * or empty */
     bool url_encoded; /* EncodingType was "url": keys were percent-decoded */
 };
 /* ListBucketResult, v1 or v2. When <EncodingType>url</EncodingType> is
@@ -77,9 +83,10 @@ struct xml_list_uploads {
     struct xml_upload *uploads;
     size_t nuploads;
     bool truncated;
-    char *next_key_marker;       /* NULL if absent */
-    char *next_upload_id_marker; /* NULL if absent */
+    char *next_key_marker;       /* NULL if absent or empty */
+    char *next_upload_id_marker; /* NULL if absent or empty */
 };
+/* With <EncodingType>url</EncodingType>, Key and NextKeyMarker are decoded. */
 int xml_parse_list_uploads(struct xml_list_uploads *out, const char *body, size_t len);
 void xml_list_uploads_finish(struct xml_list_uploads *l);
 
@@ -114,18 +121,21 @@ struct xml_complete {
     char *location;
     char *bucket;
     char *key;
-    char *etag; /* unquoted; RGW 16 may send it empty */
+    char *etag; /* unquoted; RGW 16 may send it empty; NULL if absent */
 };
 /* CompleteMultipartUploadResult. A 200 whose root is <Error> gives -EIO with
  * the S3 code and message in err_get(); any other root is -EBADMSG. */
 int xml_parse_complete(struct xml_complete *out, const char *body, size_t len);
 void xml_complete_finish(struct xml_complete *c);
 
-/* <CompleteMultipartUpload> body for parts (must be sorted ascending by
- * number; -EINVAL otherwise). Text is XML-escaped. *out malloc'd. */
+/* <CompleteMultipartUpload> body for parts (non-empty, numbers >= 1 and
+ * strictly ascending, ETags non-NULL valid UTF-8 without control characters;
+ * -EINVAL otherwise). ETags are given unquoted and sent quoted. Text is
+ * XML-escaped. *out malloc'd and NUL-terminated, *out_len excludes the NUL. */
 int xml_build_complete(char **out, size_t *out_len, const struct xml_part *parts, size_t nparts);
 
-/* <CreateBucketConfiguration><LocationConstraint>region</...> body. */
+/* <CreateBucketConfiguration><LocationConstraint>region</...> body; -EINVAL
+ * for a NULL, empty or unencodable region. *out as for xml_build_complete. */
 int xml_build_create_bucket(char **out, size_t *out_len, const char *region);
 
 #endif

@@ -1,0 +1,611 @@
+#include "sigv4.h"
+
+#include "err.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#define SIGV4_ALGORITHM "AWS4-HMAC-SHA256"
+
+/* A growable string. Appends after an allocation failure are no-ops and
+ * buf_steal() then returns NULL, so builders check once at the end. */
+struct buf {
+    char *p;
+    size_t len, cap;
+    bool oom;
+};
+
+static void buf_add(struct buf *b, const char *s, size_t n)
+{
+    if (b->oom)
+        return;
+    if (b->cap - b->len <= n) {
+        size_t cap = b->cap ? b->cap : 64;
+        while (cap - b->len <= n) {
+            if (cap > SIZE_MAX / 2) {
+                b->oom = true;
+                return;
+            }
+            cap *= 2;
+        }
+        char *p = realloc(b->p, cap);
+        if (!p) {
+            b->oom = true;
+            return;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+static void buf_adds(struct buf *b, const char *s)
+{
+    buf_add(b, s, strlen(s));
+}
+
+static void buf_addc(struct buf *b, char c)
+{
+    buf_add(b, &c, 1);
+}
+
+/* Hands the string to the caller: "" when nothing was added, NULL (buffer
+ * released) if any append ran out of memory. */
+static char *buf_steal(struct buf *b)
+{
+    char *p = b->p;
+    if (b->oom) {
+        free(p);
+        p = NULL;
+    } else if (!p) {
+        p = strdup("");
+    }
+    *b = (struct buf){0};
+    return p;
+}
+
+static bool is_unreserved(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_' || c == '.' || c == '~';
+}
+
+static void buf_add_encoded(struct buf *b, const char *s, size_t len, bool keep_slash)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (is_unreserved(c) || (keep_slash && c == '/')) {
+            buf_addc(b, (char)c);
+        } else {
+            char esc[3] = {'%', hex[c >> 4], hex[c & 15]};
+            buf_add(b, esc, sizeof(esc));
+        }
+    }
+}
+
+char *sigv4_uri_encode(const char *s, size_t len, bool keep_slash)
+{
+    struct buf b = {0};
+    buf_add_encoded(&b, s, len, keep_slash);
+    return buf_steal(&b);
+}
+
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+char *sigv4_uri_decode(const char *s, size_t len)
+{
+    char *out = malloc(len + 1);
+    if (!out)
+        return NULL;
+    size_t o = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] != '%') {
+            out[o++] = s[i];
+            continue;
+        }
+        int hi = i + 2 < len ? hex_value(s[i + 1]) : -1;
+        int lo = hi >= 0 ? hex_value(s[i + 2]) : -1;
+        /* "%00" would cut the C string short and sign another name than the
+         * caller meant: refuse it like a malformed escape. */
+        if (lo < 0 || (hi | lo) == 0) {
+            free(out);
+            errno = EINVAL;
+            return NULL;
+        }
+        out[o++] = (char)(hi << 4 | lo);
+        i += 2;
+    }
+    out[o] = '\0';
+    return out;
+}
+
+static void hex_encode(char *out, const unsigned char *md, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = hex[md[i] >> 4];
+        out[2 * i + 1] = hex[md[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+void sigv4_sha256_hex(char out[65], const void *data, size_t len)
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    /* Only fails when libcrypto cannot allocate a context; an empty string
+     * then fails every comparison instead of signing garbage. */
+    if (!EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32) {
+        out[0] = '\0';
+        return;
+    }
+    hex_encode(out, md, 32);
+}
+
+void sigv4_amz_date(char out[17], long long unix_seconds)
+{
+    time_t t = (time_t)unix_seconds;
+    struct tm tm;
+    /* Years outside 0000-9999 do not fit the format; sigv4_sign() then
+     * refuses the empty date instead of signing a malformed one. */
+    if ((long long)t != unix_seconds || !gmtime_r(&t, &tm) || tm.tm_year < -1900 ||
+        tm.tm_year > 9999 - 1900 || strftime(out, 17, "%Y%m%dT%H%M%SZ", &tm) != 16)
+        out[0] = '\0';
+}
+
+void sigv4_result_finish(struct sigv4_result *res)
+{
+    if (!res)
+        return;
+    free(res->canonical_path);
+    free(res->canonical_query);
+    free(res->canonical_request);
+    free(res->string_to_sign);
+    free(res->signed_headers);
+    free(res->authorization);
+    *res = (struct sigv4_result){0};
+}
+
+/* "YYYYMMDDTHHMMSSZ", digits only where digits belong. */
+static bool amz_date_valid(const char *d)
+{
+    if (!d || strlen(d) != 16 || d[8] != 'T' || d[15] != 'Z')
+        return false;
+    for (int i = 0; i < 15; i++)
+        if (i != 8 && (d[i] < '0' || d[i] > '9'))
+            return false;
+    return true;
+}
+
+/* Dot-segment removal and empty-segment collapse on the decoded path, as
+ * the non-S3 suites expect ("//a/./b/../" -> "/a/"). A path that ended in
+ * '/', "." or ".." keeps a trailing '/' (RFC 3986 5.2.4). */
+static char *path_normalize(const char *path)
+{
+    size_t n = strlen(path);
+    struct buf b = {0};
+    /* Each kept segment's start offset in b, to pop on "..". */
+    size_t *starts = calloc(n / 2 + 2, sizeof(*starts));
+    size_t depth = 0;
+    bool trailing = false;
+    if (!starts)
+        return NULL;
+    buf_addc(&b, '/');
+    for (size_t i = 0; i < n;) {
+        size_t j = i;
+        while (j < n && path[j] != '/')
+            j++;
+        size_t seg = j - i;
+        trailing = j < n;
+        if (seg == 0 || (seg == 1 && path[i] == '.')) {
+            trailing = true;
+        } else if (seg == 2 && path[i] == '.' && path[i + 1] == '.') {
+            if (depth > 0)
+                b.len = starts[--depth];
+            if (b.p)
+                b.p[b.len] = '\0';
+            trailing = true;
+        } else {
+            starts[depth++] = b.len;
+            if (b.len > 1)
+                buf_addc(&b, '/');
+            buf_add(&b, path + i, seg);
+        }
+        i = j + 1;
+    }
+    if (trailing && depth > 0)
+        buf_addc(&b, '/');
+    free(starts);
+    return buf_steal(&b);
+}
+
+struct canon_kv {
+    char *name;
+    char *value;
+    size_t order; /* input position: keeps duplicate headers in request order */
+};
+
+static void canon_kv_free(struct canon_kv *kv, size_t n)
+{
+    if (!kv)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        free(kv[i].name);
+        free(kv[i].value);
+    }
+    free(kv);
+}
+
+static int query_cmp(const void *a, const void *b)
+{
+    const struct canon_kv *x = a, *y = b;
+    int c = strcmp(x->name, y->name);
+    return c ? c : strcmp(x->value, y->value);
+}
+
+static int header_cmp(const void *a, const void *b)
+{
+    const struct canon_kv *x = a, *y = b;
+    int c = strcmp(x->name, y->name);
+    if (c)
+        return c;
+    return x->order < y->order ? -1 : x->order > y->order;
+}
+
+/* Encoded, sorted "a=1&b=" into *out. */
+static int canonical_query(char **out, const struct sigv4_kv *q, size_t n)
+{
+    struct canon_kv *kv = n ? calloc(n, sizeof(*kv)) : NULL;
+    struct buf b = {0};
+    int r = -ENOMEM;
+    if (n && !kv)
+        return -ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        if (!q[i].name) {
+            err_set("sigv4: query parameter %zu has no name", i);
+            r = -EINVAL;
+            goto out;
+        }
+        const char *v = q[i].value ? q[i].value : "";
+        kv[i].name = sigv4_uri_encode(q[i].name, strlen(q[i].name), false);
+        kv[i].value = sigv4_uri_encode(v, strlen(v), false);
+        if (!kv[i].name || !kv[i].value)
+            goto out;
+    }
+    if (n)
+        qsort(kv, n, sizeof(*kv), query_cmp);
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            buf_addc(&b, '&');
+        buf_adds(&b, kv[i].name);
+        buf_addc(&b, '=');
+        buf_adds(&b, kv[i].value);
+    }
+    *out = buf_steal(&b);
+    r = *out ? 0 : -ENOMEM;
+out:
+    canon_kv_free(kv, n);
+    return r;
+}
+
+static bool is_space(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+/* Lower-cased name; NULL with *bad set when it is no HTTP token. */
+static char *header_name(const char *s, bool *bad)
+{
+    size_t n = strlen(s);
+    *bad = n == 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c <= ' ' || c >= 0x7f || c == ':')
+            *bad = true;
+    }
+    if (*bad)
+        return NULL;
+    char *out = malloc(n + 1);
+    if (!out)
+        return NULL;
+    for (size_t i = 0; i <= n; i++)
+        out[i] = (char)((s[i] >= 'A' && s[i] <= 'Z') ? s[i] - 'A' + 'a' : s[i]);
+    return out;
+}
+
+/* Value trimmed, inner runs of blanks collapsed to one space. */
+static char *header_value(const char *s)
+{
+    struct buf b = {0};
+    bool pending_space = false;
+    for (; *s; s++) {
+        if (is_space(*s)) {
+            pending_space = b.len > 0;
+            continue;
+        }
+        if (pending_space)
+            buf_addc(&b, ' ');
+        pending_space = false;
+        buf_addc(&b, *s);
+    }
+    return buf_steal(&b);
+}
+
+/* Canonical header block ("name:value\n"...) and signed-header list.
+ * Checks the headers a server compares against our own arguments: a
+ * mismatch would be signed fine and then rejected far away. */
+static int canonical_headers(char **block, char **signed_headers, const struct sigv4_request *req)
+{
+    size_t n = req->nheaders;
+    struct canon_kv *kv = n ? calloc(n, sizeof(*kv)) : NULL;
+    struct buf hb = {0}, sb = {0};
+    bool have_host = false;
+    int r = -ENOMEM;
+    if (n && !kv)
+        return -ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        const struct sigv4_kv *h = &req->headers[i];
+        bool bad = !h->name || !h->value;
+        if (!bad)
+            kv[i].name = header_name(h->name, &bad);
+        if (!bad && strpbrk(h->value, "\r\n"))
+            bad = true; /* would inject a header or break the canonical form */
+        if (bad) {
+            err_set("sigv4: bad header %zu \"%s\"", i, h->name ? h->name : "(null)");
+            r = -EINVAL;
+            goto out;
+        }
+        kv[i].value = header_value(h->value);
+        kv[i].order = i;
+        if (!kv[i].name || !kv[i].value)
+            goto out;
+        const char *want = NULL;
+        if (strcmp(kv[i].name, "host") == 0)
+            have_host = kv[i].value[0] != '\0';
+        else if (strcmp(kv[i].name, "x-amz-date") == 0)
+            want = req->amz_date;
+        else if (strcmp(kv[i].name, "x-amz-content-sha256") == 0)
+            want = req->payload_hash;
+        if (want && strcmp(kv[i].value, want) != 0) {
+            err_set("sigv4: header %s \"%s\" differs from the signed \"%s\"", kv[i].name,
+                    kv[i].value, want);
+            r = -EINVAL;
+            goto out;
+        }
+    }
+    if (!have_host) {
+        err_set("sigv4: no host header");
+        r = -EINVAL;
+        goto out;
+    }
+    qsort(kv, n, sizeof(*kv), header_cmp);
+    for (size_t i = 0; i < n; i++) {
+        bool repeat = i > 0 && strcmp(kv[i].name, kv[i - 1].name) == 0;
+        if (repeat) {
+            buf_addc(&hb, ',');
+        } else {
+            if (i > 0) {
+                buf_addc(&hb, '\n');
+                buf_addc(&sb, ';');
+            }
+            buf_adds(&hb, kv[i].name);
+            buf_addc(&hb, ':');
+            buf_adds(&sb, kv[i].name);
+        }
+        buf_adds(&hb, kv[i].value);
+    }
+    buf_addc(&hb, '\n');
+    *block = buf_steal(&hb);
+    *signed_headers = buf_steal(&sb);
+    if (*block && *signed_headers) {
+        r = 0;
+    } else {
+        free(*block);
+        free(*signed_headers);
+        *block = *signed_headers = NULL;
+    }
+out:
+    free(hb.p);
+    free(sb.p);
+    canon_kv_free(kv, n);
+    return r;
+}
+
+/* Encoded path to send, and the form that goes into the canonical request
+ * (differs only with double_encode_path). */
+static int canonical_path(struct sigv4_result *res, char **creq_path,
+                          const struct sigv4_request *req)
+{
+    const char *path = req->path && req->path[0] ? req->path : "/";
+    char *norm = NULL;
+    if (path[0] != '/') {
+        err_set("sigv4: path \"%s\" does not start with '/'", path);
+        return -EINVAL;
+    }
+    if (req->normalize_path) {
+        norm = path_normalize(path);
+        if (!norm)
+            return -ENOMEM;
+        path = norm;
+    }
+    res->canonical_path = sigv4_uri_encode(path, strlen(path), true);
+    free(norm);
+    if (!res->canonical_path)
+        return -ENOMEM;
+    if (req->double_encode_path)
+        *creq_path = sigv4_uri_encode(res->canonical_path, strlen(res->canonical_path), true);
+    else
+        *creq_path = strdup(res->canonical_path);
+    return *creq_path ? 0 : -ENOMEM;
+}
+
+static bool hmac_sha256(unsigned char out[32], const void *key, size_t keylen, const char *msg)
+{
+    unsigned int len = 0;
+    return HMAC(EVP_sha256(), key, (int)keylen, (const unsigned char *)msg, strlen(msg), out,
+                &len) &&
+           len == 32;
+}
+
+/* kSigning = HMAC(HMAC(HMAC(HMAC("AWS4"+secret, date), region), service),
+ * "aws4_request"), then the signature over sts. Key material is wiped. */
+static int compute_signature(char out[65], const char *secret, const char *date8,
+                             const char *region, const char *service, const char *sts)
+{
+    struct buf k = {0};
+    unsigned char a[32], b[32];
+    int r = -EIO;
+    buf_adds(&k, "AWS4");
+    buf_adds(&k, secret);
+    if (k.oom) {
+        free(k.p);
+        return -ENOMEM;
+    }
+    if (hmac_sha256(a, k.p, k.len, date8) && hmac_sha256(b, a, 32, region) &&
+        hmac_sha256(a, b, 32, service) && hmac_sha256(b, a, 32, "aws4_request") &&
+        hmac_sha256(a, b, 32, sts)) {
+        hex_encode(out, a, 32);
+        r = 0;
+    } else {
+        err_set("sigv4: HMAC-SHA256 failed in libcrypto");
+    }
+    OPENSSL_cleanse(k.p, k.len);
+    OPENSSL_cleanse(a, sizeof(a));
+    OPENSSL_cleanse(b, sizeof(b));
+    free(k.p);
+    return r;
+}
+
+static bool method_valid(const char *m)
+{
+    if (!m || !*m)
+        return false;
+    for (; *m; m++)
+        if ((unsigned char)*m <= ' ' || (unsigned char)*m >= 0x7f)
+            return false;
+    return true;
+}
+
+int sigv4_sign(struct sigv4_result *out, const struct sigv4_request *req,
+               const struct sigv4_creds *creds)
+{
+    struct sigv4_result res = {0};
+    char *creq_path = NULL, *header_block = NULL;
+    struct buf b = {0};
+    char date8[9], hash[65];
+    int r;
+
+    *out = (struct sigv4_result){0};
+    if (!method_valid(req->method) || !creds->access_key || !creds->secret || !req->payload_hash ||
+        !req->payload_hash[0] || strpbrk(req->payload_hash, "\r\n")) {
+        err_set("sigv4: request lacks method, payload hash or credentials");
+        return -EINVAL;
+    }
+    if (!amz_date_valid(req->amz_date)) {
+        err_set("sigv4: bad amz_date \"%s\"", req->amz_date ? req->amz_date : "(null)");
+        return -EINVAL;
+    }
+    const char *region = creds->region && creds->region[0] ? creds->region : "us-east-1";
+    const char *service = creds->service && creds->service[0] ? creds->service : "s3";
+    memcpy(date8, req->amz_date, 8);
+    date8[8] = '\0';
+
+    r = canonical_path(&res, &creq_path, req);
+    if (r < 0)
+        goto fail;
+    r = canonical_query(&res.canonical_query, req->query, req->nquery);
+    if (r < 0)
+        goto fail;
+    r = canonical_headers(&header_block, &res.signed_headers, req);
+    if (r < 0)
+        goto fail;
+
+    r = -ENOMEM;
+    buf_adds(&b, req->method);
+    buf_addc(&b, '\n');
+    buf_adds(&b, creq_path);
+    buf_addc(&b, '\n');
+    buf_adds(&b, res.canonical_query);
+    buf_addc(&b, '\n');
+    buf_adds(&b, header_block);
+    buf_addc(&b, '\n');
+    buf_adds(&b, res.signed_headers);
+    buf_addc(&b, '\n');
+    buf_adds(&b, req->payload_hash);
+    res.canonical_request = buf_steal(&b);
+    if (!res.canonical_request)
+        goto fail;
+
+    sigv4_sha256_hex(hash, res.canonical_request, strlen(res.canonical_request));
+    if (!hash[0]) {
+        err_set("sigv4: SHA-256 failed in libcrypto");
+        r = -EIO;
+        goto fail;
+    }
+    buf_adds(&b, SIGV4_ALGORITHM "\n");
+    buf_adds(&b, req->amz_date);
+    buf_addc(&b, '\n');
+    buf_adds(&b, date8);
+    buf_addc(&b, '/');
+    buf_adds(&b, region);
+    buf_addc(&b, '/');
+    buf_adds(&b, service);
+    buf_adds(&b, "/aws4_request\n");
+    buf_adds(&b, hash);
+    res.string_to_sign = buf_steal(&b);
+    if (!res.string_to_sign)
+        goto fail;
+
+    r = compute_signature(res.signature, creds->secret, date8, region, service, res.string_to_sign);
+    if (r < 0)
+        goto fail;
+
+    r = -ENOMEM;
+    buf_adds(&b, SIGV4_ALGORITHM " Credential=");
+    buf_adds(&b, creds->access_key);
+    buf_addc(&b, '/');
+    buf_adds(&b, date8);
+    buf_addc(&b, '/');
+    buf_adds(&b, region);
+    buf_addc(&b, '/');
+    buf_adds(&b, service);
+    buf_adds(&b, "/aws4_request, SignedHeaders=");
+    buf_adds(&b, res.signed_headers);
+    buf_adds(&b, ", Signature=");
+    buf_adds(&b, res.signature);
+    res.authorization = buf_steal(&b);
+    if (!res.authorization)
+        goto fail;
+
+    free(creq_path);
+    free(header_block);
+    *out = res;
+    return 0;
+
+fail:
+    if (r == -ENOMEM)
+        err_set("sigv4: out of memory");
+    free(header_block);
+    free(creq_path);
+    sigv4_result_finish(&res);
+    return r;
+}
