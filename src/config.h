@@ -5,7 +5,22 @@
  * the old. Every problem found is reported, one line each:
  *   "<file>: <json path>: <what is wrong>; <what is expected>"
  * e.g. "/etc/rgw2cloud.json: .connection.host_style: \"vhost\" is not valid;
- * expected \"path\" or \"virtual\"". Secrets never appear in a line. */
+ * expected \"path\" or \"virtual\"". Secrets never appear in a line.
+ *
+ * The file is a superset of RGW's cloud-sync tier-config (research/anchors.md
+ * §1.2): every RGW key is accepted with RGW's meaning. Where RGW silently
+ * guesses (unknown keys ignored, host_style "vhost" => path, acls_id beside
+ * inline acls), we refuse with a problem line instead.
+ *
+ * Inheritance, RGW's rules plus our keys:
+ * - a profile without connection / connection_id takes "default"'s; when
+ *   "default" has none, the top-level one (RGW would refuse such a config);
+ * - every connection but the default one takes endpoint, host_style and
+ *   access_key+secret it lacks from the default connection; region and
+ *   provider come along with an inherited endpoint (they describe it);
+ * - acls and target_path come from "default" only, as in RGW (a warning says
+ *   so when the top level has them and a profile does not get them);
+ * - storage_class and acl_mode: profile, then "default", then top level. */
 #ifndef RGW2CLOUD_CONFIG_H
 #define RGW2CLOUD_CONFIG_H
 
@@ -18,13 +33,16 @@ enum cfg_acl_type { CFG_ACL_ID = 0, CFG_ACL_EMAIL, CFG_ACL_URI };
 enum cfg_acl_mode { CFG_ACL_MODE_MAP = 0, CFG_ACL_MODE_NONE, CFG_ACL_MODE_BUCKET_OWNER_FULL };
 enum cfg_state_backend { CFG_STATE_SQLITE = 0, CFG_STATE_RADOS };
 
+#define CFG_DEFAULT_TARGET_PATH "rgw-${zonegroup}-${sid}/${bucket}"
+#define CFG_DEFAULT_STATE_PATH  "/var/lib/rgw2cloud/state.db"
+
 struct cfg_connection {
-    char *id; /* NULL for the top-level / inline connections */
-    char *endpoint;
+    char *id;       /* NULL for the top-level / default / inline connections */
+    char *endpoint; /* "http[s]://host[:port]", no path */
     char *access_key;
-    char *secret; /* read from secret_file when that is given */
-    bool virtual_host; /* host_style "virtual" (default path, RGW's default) */
-    char *region;      /* NULL when unset */
+    char *secret;      /* read from secret_file when that is given */
+    bool virtual_host; /* host_style "virtual"; when absent: virtual for aws/cos, else path */
+    char *region;      /* NULL when unset (always set for aws/cos) */
     enum cfg_provider provider;
 };
 
@@ -35,93 +53,108 @@ struct cfg_acl {
 };
 
 struct cfg_acl_profile {
-    char *id; /* NULL for top-level / inline lists */
-    struct cfg_acl *acls;
+    char *id;             /* NULL for top-level / default / inline lists */
+    struct cfg_acl *acls; /* source_id unique within one list */
     size_t nacls;
 };
 
 /* A resolved profile: references are pointers into the snapshot, inherited
- * values (default → top level) are already filled in. */
+ * values are already filled in (see the rules at the top). */
 struct cfg_profile {
-    char *source_bucket; /* without the trailing '*'; NULL for the root profile */
-    bool prefix;         /* source_bucket ended in '*' */
-    const struct cfg_connection *conn;   /* never NULL once loaded */
-    const struct cfg_acl_profile *acls;  /* may be NULL: no mapping */
-    char *target_path;                   /* default "rgw-${zonegroup}-${sid}/${bucket}" */
-    char *storage_class;                 /* NULL = target's default */
+    char *source_bucket;                /* without the trailing '*'; NULL for the root profile */
+    bool prefix;                        /* source_bucket ended in '*' */
+    const struct cfg_connection *conn;  /* never NULL once loaded (an excluded profile
+                                           without its own gets the root's) */
+    const struct cfg_acl_profile *acls; /* may be NULL: no mapping */
+    char *target_path;                  /* default CFG_DEFAULT_TARGET_PATH */
+    char *storage_class;                /* NULL = target's default */
     enum cfg_acl_mode acl_mode;
-    bool exclude;
+    bool exclude; /* always false for the root */
 };
 
 struct config {
     char *path; /* the file it came from */
 
     struct {
+        bool present; /* a pure RGW tier-config has no "source": check-config only */
         char *endpoint;
         char *access_key;
         char *secret;
         char *zonegroup;
         char *zone;
-    } source;
+    } source; /* when present, every field is set */
 
-    char *listen; /* "127.0.0.1:8090"; NULL = no listener */
-
-    struct {
-        enum cfg_state_backend backend;
-        char *path;      /* sqlite */
-        char *pool;      /* rados */
-        char *namespace_;
-        char *ceph_conf;
-        char *client;
-    } state;
+    char *listen; /* "127.0.0.1:8090", "[::1]:8090"; NULL = no listener */
 
     struct {
-        unsigned poll_interval;     /* seconds, default 5 */
-        unsigned concurrency;       /* default 32 */
-        unsigned part_concurrency;  /* default 8 */
-        uint64_t max_inflight_bytes; /* default 1 GiB */
-        uint64_t bandwidth_limit;   /* bytes/s, 0 = none */
+        enum cfg_state_backend backend; /* default sqlite */
+        char *path;                     /* sqlite; default CFG_DEFAULT_STATE_PATH */
+        char *pool;                     /* rados; default "rgw2cloud" */
+        char *namespace_;               /* rados; default "" */
+        char *ceph_conf;                /* rados; default "/etc/ceph/ceph.conf" */
+        char *client;                   /* rados; default "client.admin" */
+    } state;                            /* the fields of the other backend are NULL */
+
+    struct {
+        unsigned poll_interval;      /* seconds, default 5 */
+        unsigned concurrency;        /* default 32 */
+        unsigned part_concurrency;   /* default 8 */
+        uint64_t max_inflight_bytes; /* default 1 GiB, at least multipart_min_part_size */
+        uint64_t bandwidth_limit;    /* bytes/s, 0 = none */
         unsigned reconcile_interval; /* seconds, 0 = never */
     } sync;
 
     struct {
-        uint64_t multipart_sync_threshold; /* default 32 MiB */
-        uint64_t multipart_min_part_size;  /* default 32 MiB, floor 5 MiB */
+        uint64_t multipart_sync_threshold; /* default 32 MiB, at most 5 GiB */
+        uint64_t multipart_min_part_size;  /* default 32 MiB, floor 5 MiB, at most 5 GiB */
     } s3;
 
-    struct cfg_connection *connections; /* every connection: named, top-level, inline */
+    struct cfg_connection *connections; /* every connection: named first, then
+                                           default, top-level, inline */
     size_t nconnections;
-    struct cfg_acl_profile *acl_profiles; /* every acl list: named, top-level, inline */
+    struct cfg_acl_profile *acl_profiles; /* every acl list: named first, then
+                                             default, top-level, inline */
     size_t nacl_profiles;
 
     struct cfg_profile root; /* the top level (with "default" merged in) */
     struct cfg_profile *profiles;
     size_t nprofiles;
 
-    bool secrets_readable_by_others; /* file mode lets group/others read secrets */
+    bool secrets_readable_by_others; /* the file holds a "secret" and its mode lets
+                                        group/others read it: the caller warns */
 };
 
 struct config_problems {
-    char **lines;
+    char **lines; /* errors: any => config_load() failed */
     size_t n;
+    char **warnings; /* same line format; the config is still usable */
+    size_t nwarnings;
 };
 
-/* Load and validate path. 0 and *out on success (problems may still hold
- * warnings? no: only errors; warnings go to the log). -EINVAL with every
- * problem in *problems (caller frees with config_problems_finish) and *out
- * untouched; -ENOENT/-EACCES when the file cannot be read (also one line). */
+/* Load and validate path.
+ * *problems is overwritten (it need not be initialised) and always holds
+ * whatever was found; free it with config_problems_finish() in every case.
+ * - 0: *out is the new snapshot (free with config_free()); problems->lines is
+ *   empty, problems->warnings may hold lines for the caller to log (e.g.
+ *   multipart_min_part_size raised to 5 MiB).
+ * - -EINVAL: problems->lines holds every error, one line each; *out untouched.
+ * - -ENOENT / -EACCES / -EISDIR...: the file cannot be read (one line).
+ * - -ENOMEM. */
 int config_load(struct config **out, struct config_problems *problems, const char *path);
 
-void config_free(struct config *cfg); /* accepts NULL and half-built */
-void config_problems_finish(struct config_problems *p);
+void config_free(struct config *cfg);                   /* accepts NULL and half-built */
+void config_problems_finish(struct config_problems *p); /* accepts NULL and zeroed */
 
-/* "32M", "32MiB", "1G", "512k", 1024 (JSON integer given as text) -> bytes.
- * Units K/M/G/T with optional "iB" or "B" are powers of 1024. -EINVAL on junk. */
+/* "32M", "32MiB", "32MB", "1G", "512k", "1024" -> bytes. Units K/M/G/T
+ * (either case) with optional "iB" or "B" are powers of 1024; no sign, no
+ * fraction, no spaces. -EINVAL on junk, -ERANGE past 2^64-1; *out untouched
+ * on error. */
 int config_parse_size(uint64_t *out, const char *text);
 
 /* The profile for a source bucket (tenant-qualified "tenant/name" or "name"):
  * exact name first, then the longest matching prefix, then cfg->root.
- * Borrowed pointer into cfg; never NULL. */
+ * Borrowed pointer into cfg; never NULL. An excluded bucket gets a profile
+ * with exclude set. */
 const struct cfg_profile *config_find_profile(const struct config *cfg, const char *bucket);
 
 #endif

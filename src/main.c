@@ -76,7 +76,7 @@ static int parse_args(struct args *a, int argc, char **argv)
     };
     opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, "+c:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
         switch (c) {
         case 'c':
             a->config = optarg;
@@ -114,11 +114,9 @@ static int parse_args(struct args *a, int argc, char **argv)
         default:
             return usage_error("unknown or incomplete option \"%s\"", argv[optind - 1]);
         }
-        /* options may stand before or after the verb */
-        if (!a->verb && optind < argc && argv[optind][0] != '-')
-            a->verb = argv[optind++];
     }
-    if (!a->verb && optind < argc)
+    /* GNU getopt moved the operands (the verb) behind the options */
+    if (optind < argc)
         a->verb = argv[optind++];
     if (optind < argc)
         return usage_error("unexpected argument \"%s\"", argv[optind]);
@@ -150,6 +148,8 @@ static int load_config(struct config **out, const char *path)
         config_problems_finish(&problems);
         return EXIT_USAGE;
     }
+    for (size_t i = 0; i < problems.nwarnings; i++)
+        log_warn("%s", problems.warnings[i]);
     config_problems_finish(&problems);
     if ((*out)->secrets_readable_by_others)
         log_warn("config=%s msg=\"the file holds secrets and is readable by group or others; "

@@ -9,7 +9,7 @@
 #include <string.h>
 
 struct labenv {
-    char keys[64][64];
+    char keys[64][1024];
     char vals[64][512];
     int n;
 };

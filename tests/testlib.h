@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int t_count, t_failed;
-static const char *t_current = "";
+static int t_count __attribute__((unused)), t_failed __attribute__((unused));
+static const char *t_current __attribute__((unused)) = "";
 
 #define CHECK(cond)                                                                                \
     do {                                                                                           \
