@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <time.h>
 
 #define EASY_POOL_MAX 64
 
@@ -13,7 +14,64 @@ struct loop {
     int in_multi;
     CURL *pool[EASY_POOL_MAX];
     int npool;
+    struct loop_timer *timers; /* sorted by due_ms */
 };
+
+long long loop_now_ms(void)
+{
+    struct timespec ts;
+    (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void loop_timer_cancel(struct loop *l, struct loop_timer *t)
+{
+    if (!t->armed)
+        return;
+    for (struct loop_timer **p = &l->timers; *p; p = &(*p)->next) {
+        if (*p == t) {
+            *p = t->next;
+            break;
+        }
+    }
+    t->armed = false;
+    t->next = NULL;
+}
+
+void loop_timer_arm(struct loop *l, struct loop_timer *t, long ms, void (*fn)(void *), void *ud)
+{
+    loop_timer_cancel(l, t);
+    t->fn = fn;
+    t->ud = ud;
+    t->due_ms = loop_now_ms() + (ms > 0 ? ms : 0);
+    struct loop_timer **p = &l->timers;
+    while (*p && (*p)->due_ms <= t->due_ms)
+        p = &(*p)->next;
+    t->next = *p;
+    *p = t;
+    t->armed = true;
+}
+
+/* Fire what is due; each fires once even if it re-arms itself. */
+static void timers_run(struct loop *l)
+{
+    long long now = loop_now_ms();
+    struct loop_timer *due = NULL, **tail = &due;
+    while (l->timers && l->timers->due_ms <= now) {
+        struct loop_timer *t = l->timers;
+        l->timers = t->next;
+        t->next = NULL;
+        *tail = t;
+        tail = &t->next;
+    }
+    while (due) {
+        struct loop_timer *t = due;
+        due = t->next;
+        t->next = NULL;
+        t->armed = false;
+        t->fn(t->ud); /* may free t or re-arm it */
+    }
+}
 
 int loop_new(struct loop **out, const struct loop_opts *opts)
 {
@@ -125,6 +183,11 @@ int loop_run_once(struct loop *l, int timeout_ms)
     CURLMcode mc = curl_multi_perform(l->multi, &still);
     /* wait only when nothing finished yet: with no transfer at all this
      * still waits, for loop_wakeup() or the timeout */
+    if (l->timers) {
+        long long wait = l->timers->due_ms - loop_now_ms();
+        if (wait < timeout_ms)
+            timeout_ms = wait < 0 ? 0 : (int) wait;
+    }
     if (mc == CURLM_OK && still == l->in_multi && timeout_ms > 0) {
         mc = curl_multi_poll(l->multi, NULL, 0, timeout_ms, NULL);
         if (mc == CURLM_OK)
@@ -149,6 +212,7 @@ int loop_run_once(struct loop *l, int timeout_ms)
         if (x)
             x->done(x, rc);
     }
+    timers_run(l);
     return l->in_multi;
 }
 

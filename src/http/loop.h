@@ -50,4 +50,20 @@ int loop_running(const struct loop *l);
 /* Wake a loop_run_once() blocked in poll; callable from any thread. */
 void loop_wakeup(struct loop *l);
 
+/* A one-shot timer: fn(ud) is called from loop_run_once() once ms have
+ * passed (not before). Caller-owned storage; it MUST stay valid until fired
+ * or cancelled. Re-arming a pending timer moves it. */
+struct loop_timer {
+    void (*fn)(void *ud);
+    void *ud;
+    long long due_ms; /* monotonic; internal */
+    struct loop_timer *next; /* internal */
+    bool armed;
+};
+void loop_timer_arm(struct loop *l, struct loop_timer *t, long ms, void (*fn)(void *), void *ud);
+void loop_timer_cancel(struct loop *l, struct loop_timer *t); /* no-op when not armed */
+
+/* Monotonic milliseconds. */
+long long loop_now_ms(void);
+
 #endif
