@@ -3,10 +3,14 @@
 #include "config.h"
 #include "err.h"
 #include "log.h"
+#include "sync/sync.h"
 #include "version.h"
 
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -170,6 +174,123 @@ static int verb_check_config(const struct args *a)
     return EXIT_OK;
 }
 
+static volatile sig_atomic_t stop_flag, reload_flag;
+
+static void on_stop(int sig)
+{
+    (void) sig;
+    stop_flag = 1;
+}
+
+static void on_reload(int sig)
+{
+    (void) sig;
+    reload_flag = 1;
+}
+
+static void signals_install(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_stop;
+    (void) sigaction(SIGTERM, &sa, NULL);
+    (void) sigaction(SIGINT, &sa, NULL);
+    sa.sa_handler = on_reload;
+    (void) sigaction(SIGHUP, &sa, NULL);
+    sa.sa_handler = SIG_IGN;
+    (void) sigaction(SIGPIPE, &sa, NULL);
+}
+
+static int verb_sync(const struct args *a, const struct config *cfg)
+{
+    struct sync *s = NULL;
+    int r = sync_new(&s, cfg);
+    if (r < 0) {
+        log_error("msg=\"cannot start\" error=\"%s\"", err_get());
+        return EXIT_RUNTIME;
+    }
+    signals_install();
+    int rc = EXIT_OK;
+    if (strcmp(a->verb, "run") == 0) {
+        r = sync_run(s, &stop_flag, &reload_flag, a->config);
+        rc = r < 0 ? EXIT_RUNTIME : EXIT_OK;
+    } else {
+        r = sync_pass(s);
+        if (r < 0) {
+            log_error("msg=\"sync failed\" error=\"%s\"", err_get());
+            rc = EXIT_RUNTIME;
+        } else if (!stop_flag && sync_failed_count(s) > 0) {
+            /* --once has no later pass: give the failures one more go */
+            (void) sync_retry_all(s);
+            if (sync_failed_count(s) > 0) {
+                sync_print_failures(s);
+                rc = EXIT_RUNTIME;
+            }
+        }
+        if (rc == EXIT_OK)
+            log_info("msg=\"caught up\"");
+    }
+    sync_free(s);
+    return rc;
+}
+
+/* The radosgw-admin commands that register our zone in the source's
+ * zonegroup (DESIGN.md §2). The secret is never printed: the printed form
+ * reads it from $RGW2CLOUD_ZONE_SECRET; --apply passes it directly. */
+static int verb_zone(const struct args *a, const struct config *cfg)
+{
+    if (!cfg->source.present) {
+        fprintf(stderr, "%s: .source: missing; expected the source zone to register in\n",
+                a->config);
+        return EXIT_USAGE;
+    }
+    char endpoints[512];
+    if (cfg->listen)
+        (void) snprintf(endpoints, sizeof(endpoints), "--endpoints=http://%s", cfg->listen);
+    else
+        endpoints[0] = '\0';
+    char zg[256], zone[256], key[256], secret[512];
+    (void) snprintf(zg, sizeof(zg), "--rgw-zonegroup=%s", cfg->source.zonegroup);
+    (void) snprintf(zone, sizeof(zone), "--rgw-zone=%s", cfg->source.zone);
+    (void) snprintf(key, sizeof(key), "--access-key=%s", cfg->source.access_key);
+    (void) snprintf(secret, sizeof(secret), "--secret=%s", cfg->source.secret);
+    if (!cfg->listen)
+        fprintf(stderr, "warning: no \"listen\" in %s: without an endpoint the source trims its "
+                        "logs without asking us and changes can be lost\n",
+                a->config);
+    if (!a->apply) {
+        printf("# register rgw2cloud as a zone of zonegroup %s (run on a source admin node)\n",
+               cfg->source.zonegroup);
+        printf("# export RGW2CLOUD_ZONE_SECRET=<the source.secret of %s>\n", a->config);
+        printf("radosgw-admin zone create %s %s --tier-type=cloud %s %s "
+               "--secret=\"$RGW2CLOUD_ZONE_SECRET\"\n",
+               zg, zone, endpoints, key);
+        printf("radosgw-admin period update --commit\n");
+        return EXIT_OK;
+    }
+    const char *create[] = {"radosgw-admin", "zone", "create", zg, zone, "--tier-type=cloud",
+                            key, secret, endpoints[0] ? endpoints : NULL, NULL};
+    const char *commit[] = {"radosgw-admin", "period", "update", "--commit", NULL};
+    const char *const *cmds[] = {create, commit};
+    for (size_t i = 0; i < 2; i++) {
+        printf("running: %s %s %s ...\n", cmds[i][0], cmds[i][1], cmds[i][2]);
+        fflush(stdout);
+        pid_t pid = fork();
+        if (pid == 0) {
+            execvp(cmds[i][0], (char *const *) cmds[i]);
+            fprintf(stderr, "rgw2cloud: cannot run radosgw-admin: %s\n", strerror(errno));
+            _exit(127);
+        }
+        int st = 0;
+        if (pid < 0 || waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+            fprintf(stderr, "rgw2cloud: %s %s %s failed; nothing more was run\n", cmds[i][0],
+                    cmds[i][1], cmds[i][2]);
+            return EXIT_RUNTIME;
+        }
+    }
+    return EXIT_OK;
+}
+
 int main(int argc, char **argv)
 {
     struct args a = {0};
@@ -183,7 +304,16 @@ int main(int argc, char **argv)
     rc = load_config(&cfg, a.config);
     if (rc != EXIT_OK)
         return rc;
-    fprintf(stderr, "rgw2cloud: %s: not implemented yet\n", a.verb);
+    if (strcmp(a.verb, "sync") == 0 || strcmp(a.verb, "run") == 0)
+        rc = verb_sync(&a, cfg);
+    else if (strcmp(a.verb, "zone") == 0)
+        rc = verb_zone(&a, cfg);
+    else if (strcmp(a.verb, "status") == 0)
+        rc = sync_status(cfg, a.json) < 0 ? EXIT_RUNTIME : EXIT_OK;
+    else {
+        fprintf(stderr, "rgw2cloud: %s: not implemented yet\n", a.verb);
+        rc = EXIT_RUNTIME;
+    }
     config_free(cfg);
-    return EXIT_RUNTIME;
+    return rc;
 }

@@ -27,7 +27,7 @@ struct xml_tagging;
 struct xml_part;
 
 #define S3_MAX_QUERY 12
-#define S3_MAX_HEADERS 48
+#define S3_MAX_HEADERS 64
 #define S3_MAX_XML_BODY (16u << 20) /* response bodies we buffer (XML, JSON) */
 
 /* What a body reader returns besides a byte count. */

@@ -1,0 +1,592 @@
+/* The S3 target module: AWS S3, Tencent COS, any S3 (another RGW too).
+ *
+ * A copy is a small state machine on the loop:
+ *   HEAD source -> HEAD target (skip when it holds this etag+mtime)
+ *   -> create the target bucket (once per process) -> GET source | PUT target
+ * The GET streams into a ring buffer the PUT drains (curl pause/unpause on
+ * both sides), so memory per copy is the ring, whatever the object size.
+ * The GET carries If-Match: <source etag>: an object that changes mid-copy
+ * fails with 412 and is left to the log entry that changed it; never a torn
+ * copy. The MD5 of the bytes sent is checked against the PUT's ETag. */
+#include "sync/target.h"
+
+#include "config.h"
+#include "err.h"
+#include "http/s3.h"
+#include "log.h"
+#include "timefmt.h"
+
+#include <errno.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define RING_SIZE (256u * 1024u)
+#define META_PREFIX "x-amz-meta-"
+
+struct s3_target {
+    struct loop *loop;
+    struct s3_client *s3;
+    const struct cfg_connection *conn;
+    char **buckets; /* created (or found ours) in this process */
+    size_t nbuckets;
+    bool dry_run;
+};
+
+enum copy_state { CP_HEAD_SRC, CP_HEAD_DST, CP_MKBUCKET, CP_TRANSFER, CP_DELETE };
+
+struct copy {
+    struct s3_target *t;
+    struct sync_event *ev;
+    enum copy_state state;
+    struct s3_call a; /* the current single request; the GET in transfer */
+    struct s3_call put;
+    struct s3_call src_head; /* kept: its headers become the target's metadata */
+    char *etag;
+    char mtime[40];
+    uint64_t size;
+
+    /* transfer */
+    char *ring;
+    size_t ring_head, ring_used;
+    uint64_t put_taken;
+    bool get_done, put_done, get_paused, put_paused;
+    int get_err, put_err;
+    EVP_MD_CTX *md5;
+};
+
+/* ------------------------------------------------------------ lifecycle */
+
+static int s3t_create(const struct target_env *env, void **inst)
+{
+    struct s3_target *t = calloc(1, sizeof(*t));
+    if (!t)
+        return -ENOMEM;
+    t->loop = env->loop;
+    t->conn = env->conn;
+    t->dry_run = env->dry_run;
+    struct s3_endpoint ep = {
+        .url = env->conn->endpoint,
+        .access_key = env->conn->access_key,
+        .secret = env->conn->secret,
+        .region = env->conn->region,
+        .virtual_host = env->conn->virtual_host,
+    };
+    int r = s3_client_new(&t->s3, env->loop, &ep);
+    if (r < 0) {
+        free(t);
+        return r;
+    }
+    *inst = t;
+    return 0;
+}
+
+static void s3t_destroy(void *inst)
+{
+    struct s3_target *t = inst;
+    if (!t)
+        return;
+    for (size_t i = 0; i < t->nbuckets; i++)
+        free(t->buckets[i]);
+    free(t->buckets);
+    s3_client_free(t->s3);
+    free(t);
+}
+
+static bool bucket_known(const struct s3_target *t, const char *b)
+{
+    for (size_t i = 0; i < t->nbuckets; i++)
+        if (strcmp(t->buckets[i], b) == 0)
+            return true;
+    return false;
+}
+
+static void bucket_remember(struct s3_target *t, const char *b)
+{
+    char **nb = realloc(t->buckets, (t->nbuckets + 1) * sizeof(char *));
+    if (!nb)
+        return; /* forgetting only costs another CreateBucket */
+    t->buckets = nb;
+    if ((t->buckets[t->nbuckets] = strdup(b)))
+        t->nbuckets++;
+}
+
+static void copy_free(struct copy *c)
+{
+    s3_call_finish(&c->a);
+    s3_call_finish(&c->put);
+    s3_call_finish(&c->src_head);
+    free(c->etag);
+    free(c->ring);
+    EVP_MD_CTX_free(c->md5);
+    free(c);
+}
+
+/* The end of a job: report once, free everything. */
+static void copy_end(struct copy *c, int err, const char *detail)
+{
+    struct sync_event *ev = c->ev;
+    if (err < 0 && !ev->detail)
+        ev->detail = strdup(detail && *detail ? detail : "s3 target: failed");
+    copy_free(c);
+    ev->done(ev, err);
+}
+
+static char *unquoted(const char *s)
+{
+    size_t n = strlen(s);
+    if (n >= 2 && s[0] == '"' && s[n - 1] == '"')
+        return strndup(s + 1, n - 2);
+    return strdup(s);
+}
+
+static void step(struct copy *c);
+
+static void on_call_done(struct s3_call *call, void *ud)
+{
+    (void) call;
+    step(ud);
+}
+
+/* ------------------------------------------------------------- the pipe */
+
+static size_t pipe_get_write(void *ud, const char *buf, size_t len)
+{
+    struct copy *c = ud;
+    if (RING_SIZE - c->ring_used < len) {
+        c->get_paused = true; /* curl hands the same bytes again on unpause */
+        return S3_WRITE_PAUSE;
+    }
+    size_t tail = (c->ring_head + c->ring_used) % RING_SIZE;
+    size_t first = RING_SIZE - tail < len ? RING_SIZE - tail : len;
+    memcpy(c->ring + tail, buf, first);
+    memcpy(c->ring, buf + first, len - first);
+    c->ring_used += len;
+    if (c->put_paused) {
+        c->put_paused = false;
+        s3_call_unpause(&c->put);
+    }
+    return len;
+}
+
+static size_t pipe_put_read(void *ud, char *buf, size_t max)
+{
+    struct copy *c = ud;
+    if (c->ring_used == 0) {
+        if (c->get_done) /* the source ended (or failed) short of the length */
+            return S3_READ_ABORT;
+        c->put_paused = true;
+        return S3_READ_PAUSE;
+    }
+    size_t n = c->ring_used < max ? c->ring_used : max;
+    size_t first = RING_SIZE - c->ring_head < n ? RING_SIZE - c->ring_head : n;
+    memcpy(buf, c->ring + c->ring_head, first);
+    memcpy(buf + first, c->ring, n - first);
+    c->ring_head = (c->ring_head + n) % RING_SIZE;
+    c->ring_used -= n;
+    c->put_taken += n;
+    (void) EVP_DigestUpdate(c->md5, buf, n);
+    if (c->get_paused) {
+        c->get_paused = false;
+        s3_call_unpause(&c->a);
+    }
+    return n;
+}
+
+static void transfer_check_end(struct copy *c)
+{
+    if (!c->get_done || !c->put_done)
+        return;
+    int err = c->get_err < 0 ? c->get_err : c->put_err;
+    if (c->get_err == -ESTALE || c->get_err == -ENOENT) {
+        /* the source changed or vanished after our HEAD: the log entry that
+         * did it brings the new state; this one is done */
+        log_debug("target=s3 key=%s msg=\"source changed during copy, left to its log entry\"",
+                  c->ev->key);
+        c->ev->skipped = true;
+        copy_end(c, 0, NULL);
+        return;
+    }
+    if (err < 0) {
+        const char *d = c->get_err < 0 ? c->a.detail : c->put.detail;
+        copy_end(c, err, d);
+        return;
+    }
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    (void) EVP_DigestFinal_ex(c->md5, md, &mdlen);
+    char hex[33];
+    for (unsigned i = 0; i < 16 && i < mdlen; i++)
+        (void) snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    char *put_etag = NULL;
+    (void) s3_call_etag(&c->put, &put_etag);
+    /* a target ETag is the MD5 of the bytes for a single PUT (no SSE-KMS/C);
+     * where it is something else, the target is not one we can check */
+    if (put_etag && strlen(put_etag) == 32 && strcasecmp(put_etag, hex) != 0) {
+        char d[256];
+        (void) snprintf(d, sizeof(d), "s3 target: PUT %s/%s: ETag %s is not the MD5 %s of the bytes sent",
+                        c->ev->dst_bucket, c->ev->dst_key, put_etag, hex);
+        free(put_etag);
+        copy_end(c, -EBADMSG, d);
+        return;
+    }
+    /* the source etag is the MD5 too when it was a single PUT */
+    if (c->etag && strlen(c->etag) == 32 && strcasecmp(c->etag, hex) != 0) {
+        char d[256];
+        (void) snprintf(d, sizeof(d), "s3 target: %s/%s: bytes read have MD5 %s, source ETag %s",
+                        c->ev->bucket_name, c->ev->key, hex, c->etag);
+        free(put_etag);
+        copy_end(c, -EBADMSG, d);
+        return;
+    }
+    free(put_etag);
+    c->ev->bytes_sent = c->put_taken;
+    copy_end(c, 0, NULL);
+}
+
+static void on_get_done(struct s3_call *call, void *ud)
+{
+    struct copy *c = ud;
+    c->get_done = true;
+    c->get_err = call->err;
+    if (call->err < 0 && !c->put_done) {
+        s3_call_abort(&c->put);
+        c->put_done = true;
+        c->put_err = -ECANCELED;
+    } else if (c->put_paused) {
+        c->put_paused = false;
+        s3_call_unpause(&c->put); /* let it drain what is left, or see the end */
+    }
+    transfer_check_end(c);
+}
+
+static void on_put_done(struct s3_call *call, void *ud)
+{
+    struct copy *c = ud;
+    c->put_done = true;
+    c->put_err = call->err;
+    if (call->err < 0 && !c->get_done) {
+        s3_call_abort(&c->a);
+        c->get_done = true;
+        c->get_err = 0;
+    }
+    transfer_check_end(c);
+}
+
+/* Metadata the target keeps: an allow-list, never response headers copied
+ * wholesale (x-amz-request-id, x-amz-version-id... would be nonsense). */
+static const char *const kept_headers[] = {
+    "content-type",  "content-encoding", "content-disposition",
+    "content-language", "cache-control", "expires", NULL,
+};
+
+static int add_put_headers(struct copy *c)
+{
+    const struct s3_call *h = &c->src_head;
+    int r = 0;
+    for (size_t i = 0; r == 0 && kept_headers[i]; i++) {
+        const char *v = s3_call_resp_header(h, kept_headers[i]);
+        if (v)
+            r = s3_call_header(&c->put, kept_headers[i], v);
+    }
+    for (size_t i = 0; r == 0 && i < h->nresp_headers; i++) {
+        const char *n = h->resp_headers[i].name;
+        if (strncmp(n, META_PREFIX, sizeof(META_PREFIX) - 1) == 0 &&
+            strncmp(n, META_PREFIX "rgwx-", sizeof(META_PREFIX "rgwx-") - 1) != 0)
+            r = s3_call_header(&c->put, n, h->resp_headers[i].value);
+    }
+    if (r == 0)
+        r = s3_call_header(&c->put, META_PREFIX "rgwx-source-etag", c->etag);
+    if (r == 0)
+        r = s3_call_header(&c->put, META_PREFIX "rgwx-source-mtime", c->mtime);
+    if (r == 0) {
+        /* metadata values must be header-safe: keys may hold anything, so
+         * carry the key URI-encoded as RFC 2047 would be overkill */
+        char *enc = NULL;
+        size_t n = strlen(c->ev->key);
+        enc = malloc(3 * n + 1);
+        if (!enc)
+            return -ENOMEM;
+        size_t o = 0;
+        for (size_t i = 0; i < n; i++) {
+            unsigned char ch = (unsigned char) c->ev->key[i];
+            if (ch < 0x20 || ch >= 0x7f || ch == '%') {
+                (void) snprintf(enc + o, 4, "%%%02X", ch);
+                o += 3;
+            } else {
+                enc[o++] = (char) ch;
+            }
+        }
+        enc[o] = '\0';
+        r = s3_call_header(&c->put, META_PREFIX "rgwx-source-key", enc);
+        free(enc);
+    }
+    if (r == 0 && c->ev->version_id && *c->ev->version_id &&
+        strcmp(c->ev->version_id, "null") != 0)
+        r = s3_call_header(&c->put, META_PREFIX "rgwx-source-version-id", c->ev->version_id);
+    if (r == 0 && c->ev->versioned_epoch) {
+        char e[24];
+        (void) snprintf(e, sizeof(e), "%llu", (unsigned long long) c->ev->versioned_epoch);
+        r = s3_call_header(&c->put, META_PREFIX "rgwx-versioned-epoch", e);
+    }
+    if (r == 0 && c->ev->storage_class && *c->ev->storage_class)
+        r = s3_call_header(&c->put, "x-amz-storage-class", c->ev->storage_class);
+    return r;
+}
+
+static void transfer_start(struct copy *c)
+{
+    c->state = CP_TRANSFER;
+    c->md5 = EVP_MD_CTX_new();
+    c->ring = c->size ? malloc(RING_SIZE) : NULL;
+    if (!c->md5 || (c->size && !c->ring) || EVP_DigestInit_ex(c->md5, EVP_md5(), NULL) != 1) {
+        copy_end(c, -ENOMEM, "s3 target: out of memory");
+        return;
+    }
+    s3_call_finish(&c->put);
+    int r = s3_put_object_prepare(&c->put, c->ev->dst_bucket, c->ev->dst_key, pipe_put_read, c,
+                                  c->size);
+    if (r == 0)
+        r = add_put_headers(c);
+    if (r < 0) {
+        char d[256];
+        (void) snprintf(d, sizeof(d), "s3 target: %s/%s: cannot build the PUT (%s)",
+                        c->ev->bucket_name, c->ev->key,
+                        r == -E2BIG ? "too many metadata headers" : strerror(-r));
+        copy_end(c, r, d);
+        return;
+    }
+    if (c->size == 0) {
+        c->get_done = true; /* nothing to read: no GET at all */
+    } else {
+        s3_call_finish(&c->a);
+        r = s3_get_object_prepare(&c->a, c->ev->src_bucket, c->ev->key, 1, 0, c->etag,
+                                  pipe_get_write, c);
+        if (r == 0 && c->ev->version_id && *c->ev->version_id &&
+            strcmp(c->ev->version_id, "null") != 0)
+            r = s3_call_query(&c->a, "versionId", c->ev->version_id);
+        if (r == 0)
+            r = s3_call_start(c->ev->src_s3, &c->a, on_get_done, c);
+        if (r < 0) {
+            copy_end(c, r, "s3 target: cannot start the source GET");
+            return;
+        }
+    }
+    r = s3_call_start(c->t->s3, &c->put, on_put_done, c);
+    if (r < 0) {
+        if (!c->get_done) {
+            s3_call_abort(&c->a);
+        }
+        copy_end(c, r, "s3 target: cannot start the PUT");
+    }
+}
+
+/* ------------------------------------------------------ the state machine */
+
+static bool target_holds_version(const struct copy *c)
+{
+    const char *e = s3_call_resp_header(&c->a, META_PREFIX "rgwx-source-etag");
+    const char *m = s3_call_resp_header(&c->a, META_PREFIX "rgwx-source-mtime");
+    return e && m && strcmp(e, c->etag) == 0 && strcmp(m, c->mtime) == 0;
+}
+
+static void start_or_end(struct copy *c, struct s3_client *s3)
+{
+    int r = s3_call_start(s3, &c->a, on_call_done, c);
+    if (r < 0)
+        copy_end(c, r, err_get());
+}
+
+static void mkbucket_start(struct copy *c)
+{
+    c->state = CP_MKBUCKET;
+    s3_call_finish(&c->a);
+    int r = s3_call_set(&c->a, "PUT", c->ev->dst_bucket, NULL);
+    const char *region = c->t->conn->region;
+    if (r == 0 && region && *region && strcmp(region, "us-east-1") != 0 &&
+        c->t->conn->provider == CFG_PROVIDER_AWS) {
+        char body[256];
+        int n = snprintf(body, sizeof(body),
+                         "<CreateBucketConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+                         "<LocationConstraint>%s</LocationConstraint></CreateBucketConfiguration>",
+                         region);
+        r = s3_call_body(&c->a, body, (size_t) n);
+    }
+    if (r < 0) {
+        copy_end(c, r, "s3 target: cannot build CreateBucket");
+        return;
+    }
+    start_or_end(c, c->t->s3);
+}
+
+static void step(struct copy *c)
+{
+    struct sync_event *ev = c->ev;
+    switch (c->state) {
+    case CP_HEAD_SRC: {
+        if (c->a.err == -ENOENT || c->a.err == -ESTALE) {
+            ev->skipped = true; /* deleted since: its own log entry follows */
+            copy_end(c, 0, NULL);
+            return;
+        }
+        if (c->a.err < 0) {
+            copy_end(c, c->a.err, c->a.detail);
+            return;
+        }
+        const char *etag = s3_call_resp_header(&c->a, "etag");
+        const char *len = s3_call_resp_header(&c->a, "content-length");
+        const char *mt = s3_call_resp_header(&c->a, "rgwx-mtime");
+        if (!mt)
+            mt = s3_call_resp_header(&c->a, "last-modified");
+        struct timefmt_ns t;
+        if (!etag || !len || !mt || timefmt_parse(&t, mt) < 0) {
+            char d[256];
+            (void) snprintf(d, sizeof(d),
+                            "source: HEAD %s/%s: answer lacks ETag, Content-Length or a time",
+                            ev->src_bucket, ev->key);
+            copy_end(c, -EPROTO, d);
+            return;
+        }
+        c->etag = unquoted(etag);
+        c->size = strtoull(len, NULL, 10);
+        timefmt_secnsec(c->mtime, sizeof(c->mtime), &t);
+        /* keep this call: its headers are the object's metadata */
+        c->src_head = c->a;
+        s3_call_init(&c->a);
+        c->state = CP_HEAD_DST;
+        int r = s3_head_object_prepare(&c->a, ev->dst_bucket, ev->dst_key);
+        if (r < 0) {
+            copy_end(c, r, "s3 target: cannot build HEAD");
+            return;
+        }
+        start_or_end(c, c->t->s3);
+        return;
+    }
+    case CP_HEAD_DST:
+        if (c->a.err == 0 && target_holds_version(c)) {
+            ev->skipped = true;
+            copy_end(c, 0, NULL);
+            return;
+        }
+        if (c->a.err < 0 && c->a.err != -ENOENT) {
+            copy_end(c, c->a.err, c->a.detail);
+            return;
+        }
+        if (c->a.err == 0 || bucket_known(c->t, ev->dst_bucket)) {
+            if (c->a.err == 0)
+                bucket_remember(c->t, ev->dst_bucket);
+            transfer_start(c);
+        } else {
+            mkbucket_start(c);
+        }
+        return;
+    case CP_MKBUCKET:
+        if (c->a.err == 0 || c->a.err == -EEXIST) {
+            /* BucketAlreadyOwnedByYou is ours; BucketAlreadyExists (COS
+             * says that for an owned bucket too) gets its answer from the
+             * PUT that follows */
+            bucket_remember(c->t, ev->dst_bucket);
+            transfer_start(c);
+        } else {
+            copy_end(c, c->a.err, c->a.detail);
+        }
+        return;
+    case CP_DELETE:
+        copy_end(c, c->a.err == -ENOENT ? 0 : c->a.err, c->a.detail);
+        return;
+    case CP_TRANSFER:
+        return; /* driven by on_get_done / on_put_done */
+    }
+}
+
+static int s3t_sync_object(void *inst, struct sync_event *ev)
+{
+    struct s3_target *t = inst;
+    struct copy *c = calloc(1, sizeof(*c));
+    if (!c)
+        return -ENOMEM;
+    c->t = t;
+    c->ev = ev;
+    c->state = CP_HEAD_SRC;
+    s3_call_init(&c->a);
+    s3_call_init(&c->put);
+    s3_call_init(&c->src_head);
+    int r = s3_head_object_prepare(&c->a, ev->src_bucket, ev->key);
+    if (r == 0 && ev->version_id && *ev->version_id && strcmp(ev->version_id, "null") != 0)
+        r = s3_call_query(&c->a, "versionId", ev->version_id);
+    if (r == 0)
+        r = s3_call_start(ev->src_s3, &c->a, on_call_done, c);
+    if (r < 0) {
+        copy_free(c);
+        return r;
+    }
+    return 0;
+}
+
+/* Remove: RGW's rule (remove_object with unmod_since): delete only when
+ * the target's copy is not newer than the change that asked for it. */
+static void on_remove_head(struct s3_call *call, void *ud)
+{
+    struct copy *c = ud;
+    struct sync_event *ev = c->ev;
+    if (call->err == -ENOENT) {
+        copy_end(c, 0, NULL); /* nothing there: done */
+        return;
+    }
+    if (call->err < 0) {
+        copy_end(c, call->err, call->detail);
+        return;
+    }
+    const char *m = s3_call_resp_header(call, META_PREFIX "rgwx-source-mtime");
+    struct timefmt_ns held, asked;
+    if (m && ev->timestamp && timefmt_parse(&held, m) == 0 &&
+        timefmt_parse(&asked, ev->timestamp) == 0 && timefmt_cmp(&held, &asked) > 0) {
+        log_debug("target=s3 key=%s msg=\"target copy is newer than the removal, kept\"", ev->key);
+        ev->skipped = true;
+        copy_end(c, 0, NULL);
+        return;
+    }
+    c->state = CP_DELETE;
+    s3_call_finish(&c->a);
+    int r = s3_delete_object_prepare(&c->a, ev->dst_bucket, ev->dst_key);
+    if (r < 0) {
+        copy_end(c, r, "s3 target: cannot build DELETE");
+        return;
+    }
+    r = s3_call_start(c->t->s3, &c->a, on_call_done, c);
+    if (r < 0)
+        copy_end(c, r, err_get());
+}
+
+static int s3t_remove_object(void *inst, struct sync_event *ev)
+{
+    struct s3_target *t = inst;
+    struct copy *c = calloc(1, sizeof(*c));
+    if (!c)
+        return -ENOMEM;
+    c->t = t;
+    c->ev = ev;
+    s3_call_init(&c->a);
+    s3_call_init(&c->put);
+    s3_call_init(&c->src_head);
+    int r = s3_head_object_prepare(&c->a, ev->dst_bucket, ev->dst_key);
+    if (r == 0)
+        r = s3_call_start(t->s3, &c->a, on_remove_head, c);
+    if (r < 0) {
+        copy_free(c);
+        return r;
+    }
+    return 0;
+}
+
+const struct target_ops target_s3 = {
+    .abi = TARGET_ABI_1,
+    .name = "s3",
+    .create = s3t_create,
+    .destroy = s3t_destroy,
+    .sync_object = s3t_sync_object,
+    .remove_object = s3t_remove_object,
+    .create_delete_marker = NULL, /* an unversioned target: the current object goes */
+};

@@ -1,0 +1,179 @@
+/* The source zone's RGW, read as its zonegroup's system user: the data log,
+ * bucket-index logs, bucket metadata, shard listings and the period.
+ * (research/rgw-sync-protocol.md §1; Pacific shapes, tolerant of later
+ * releases: unknown fields are ignored, missing optional ones defaulted.)
+ *
+ * Every call is synchronous on the caller's loop (other transfers keep
+ * moving while it waits). Errors: 0 or a negative errno; a body that is not
+ * the JSON expected (a truncated stream included) is -EAGAIN: retryable.
+ * Result structs are caller storage; *_finish() frees and accepts zeroed. */
+#ifndef RGW2CLOUD_RGW_H
+#define RGW2CLOUD_RGW_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct loop;
+struct s3_client;
+
+struct rgw_source;
+
+/* endpoint/keys of the system user; the source is always path style. */
+int rgw_source_new(struct rgw_source **out, struct loop *loop, const char *endpoint,
+                   const char *access_key, const char *secret, const char *region);
+void rgw_source_free(struct rgw_source *src); /* accepts NULL */
+/* The S3 client to the source (object GET/HEAD, ?acl, ?tagging); borrowed. */
+struct s3_client *rgw_source_s3(const struct rgw_source *src);
+
+/* ---- period: who is who in the zonegroup */
+struct rgw_period {
+    char *period_id;
+    uint64_t epoch;
+    char *zonegroup_id;
+    char *zonegroup_name;
+    char *zone_id;    /* the zone asked for by name (ours), NULL if absent */
+    char *master_zone_id;
+};
+/* GET /admin/realm/period: find zonegroup zg_name and zone zone_name in it. */
+int rgw_period_get(struct rgw_source *src, const char *zg_name, const char *zone_name,
+                   struct rgw_period *out);
+void rgw_period_finish(struct rgw_period *p);
+
+/* ---- datalog */
+int rgw_datalog_num_shards(struct rgw_source *src, int *out);
+
+struct rgw_dl_info {
+    char *marker;      /* "" for an empty shard */
+    char *last_update; /* ISO time or "0.000000" */
+};
+int rgw_datalog_info(struct rgw_source *src, int shard, struct rgw_dl_info *out);
+void rgw_dl_info_finish(struct rgw_dl_info *i);
+
+struct rgw_dl_entry {
+    char *log_id;    /* this entry's marker */
+    char *timestamp; /* log_timestamp */
+    char *key;       /* bucket shard key: "[tenant/]name:instance[:shard]" */
+};
+struct rgw_dl_page {
+    struct rgw_dl_entry *entries;
+    size_t n;
+    char *marker; /* last entry returned; "" when none */
+    bool truncated;
+};
+/* Entries after marker ("" = from the start), at most max (<= 1000). */
+int rgw_datalog_list(struct rgw_source *src, int shard, const char *marker, int max,
+                     struct rgw_dl_page *out);
+void rgw_dl_page_finish(struct rgw_dl_page *p);
+
+/* The same, asynchronously: fn(ud, shard, err, page) is called once from the
+ * loop; the page (empty on error) then belongs to fn. Many shards can be
+ * asked at once: RGW answers admin requests with a Nagle-delayed body
+ * (~40 ms each on loopback), so serial polling of 128 shards is slow. */
+typedef void (*rgw_dl_page_fn)(void *ud, int shard, int err, struct rgw_dl_page *page);
+int rgw_datalog_list_start(struct rgw_source *src, int shard, const char *marker, int max,
+                           rgw_dl_page_fn fn, void *ud);
+
+/* ---- bucket-index log (one bucket shard) */
+struct rgw_bl_info {
+    char *max_marker; /* "" when the shard has no entries */
+    bool syncstopped;
+};
+int rgw_bilog_info(struct rgw_source *src, const char *bs_key, struct rgw_bl_info *out);
+void rgw_bl_info_finish(struct rgw_bl_info *i);
+
+enum rgw_bl_op {
+    RGW_BL_UNKNOWN = 0,
+    RGW_BL_WRITE,
+    RGW_BL_DEL,
+    RGW_BL_CANCEL,
+    RGW_BL_LINK_OLH,
+    RGW_BL_LINK_OLH_DEL,
+    RGW_BL_UNLINK_INSTANCE,
+    RGW_BL_SYNCSTOP,
+    RGW_BL_RESYNC,
+};
+struct rgw_bl_entry {
+    char *id;       /* op_id with any "<shard>#" prefix removed: the marker */
+    enum rgw_bl_op op;
+    char *object;   /* the index key as logged (may be "__x" escaped or "_ns_x") */
+    char *instance; /* "" or "null" for unversioned */
+    bool complete;  /* state == "complete" */
+    char *timestamp; /* ns precision, ISO */
+    int64_t ver_pool;
+    uint64_t ver_epoch;
+    bool versioned;
+    char **zones_trace; /* "entry" strings */
+    size_t nzones_trace;
+};
+struct rgw_bl_page {
+    struct rgw_bl_entry *entries;
+    size_t n;
+};
+/* Entries after marker; Pacific has no truncated flag: a page shorter than
+ * max is the end. */
+int rgw_bilog_list(struct rgw_source *src, const char *bs_key, const char *marker, int max,
+                   struct rgw_bl_page *out);
+void rgw_bl_page_finish(struct rgw_bl_page *p);
+
+/* Parse a bilog index key: "__x" -> "x" (escaped leading '_'); "_ns_x" ->
+ * namespaced (*ns_out true). *name_out malloc'd. */
+int rgw_index_key_parse(const char *index_key, char **name_out, bool *namespaced);
+
+/* ---- bucket metadata */
+struct rgw_keys {
+    char **keys;
+    size_t n;
+    char *marker; /* NULL when not truncated */
+    bool truncated;
+};
+/* One page of bucket.instance keys ("[tenant/]name:id"). */
+int rgw_bucket_instances(struct rgw_source *src, const char *marker, struct rgw_keys *out);
+void rgw_keys_finish(struct rgw_keys *k);
+
+#define RGW_BUCKET_VERSIONED 0x2u /* BUCKET_VERSIONED in bucket_info flags */
+struct rgw_bucket {
+    char *tenant; /* "" when none */
+    char *name;
+    char *bucket_id;
+    char *owner;
+    int num_shards; /* 0 = unsharded */
+    uint32_t flags;
+};
+/* instance_key "[tenant/]name:id". -ENOENT when the instance is gone. */
+int rgw_bucket_instance_get(struct rgw_source *src, const char *instance_key,
+                            struct rgw_bucket *out);
+/* The current instance id of bucket "[tenant/]name" into *bucket_id. */
+int rgw_bucket_current(struct rgw_source *src, const char *bucket, char **bucket_id);
+void rgw_bucket_finish(struct rgw_bucket *b);
+
+/* "[tenant/]name:id[:shard]" for b and shard (-1 = unsharded). malloc'd. */
+char *rgw_bs_key(const struct rgw_bucket *b, int shard);
+/* Split a bucket shard key into tenant/name/id/shard. */
+int rgw_bs_key_parse(const char *bs_key, char **tenant, char **name, char **bucket_id,
+                     int *shard);
+
+/* ---- full-sync listing of one bucket shard */
+struct rgw_obj {
+    char *key;
+    char *version_id; /* "" or "null" when unversioned */
+    bool delete_marker;
+    bool is_latest;
+    char *etag;  /* unquoted */
+    uint64_t size;
+    char *mtime; /* RgwxMtime "sec.nsec" when given, else LastModified */
+    uint64_t versioned_epoch;
+    char *owner;
+};
+struct rgw_obj_page {
+    struct rgw_obj *objs;
+    size_t n;
+    bool truncated;
+};
+/* Objects of b's shard after (key_marker, version_marker), at most max. */
+int rgw_list_shard(struct rgw_source *src, const struct rgw_bucket *b, int shard,
+                   const char *key_marker, const char *version_marker, int max,
+                   struct rgw_obj_page *out);
+void rgw_obj_page_finish(struct rgw_obj_page *p);
+
+#endif

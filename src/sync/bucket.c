@@ -1,0 +1,562 @@
+/* One bucket shard: init -> full sync -> incremental (RGW's
+ * RGWRunBucketSyncCoroutine, research/rgw-sync-protocol.md §2.3-2.4).
+ *
+ * Object operations of a batch (a listing page, a bilog page) run in
+ * parallel on the loop; one batch at a time per bucket shard, and within a
+ * batch one operation per (key, instance) after squashing, so there is
+ * never more than one operation in flight per key. */
+#include "sync/sync_int.h"
+
+#include "config.h"
+#include "err.h"
+#include "http/loop.h"
+#include "log.h"
+#include "sync/mapping.h"
+#include "sync/marker.h"
+#include "timefmt.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define PAGE 1000
+
+/* Where the objects of one bucket shard go. */
+struct bs_ctx {
+    struct sync *s;
+    const char *bs_key;
+    int shard;
+    const struct rgw_bucket *b;
+    const struct cfg_profile *prof;
+    struct target_inst *tgt;
+    char *src_bucket; /* "tenant:name" as the source's S3 paths want it */
+    char *dst_bucket;
+    char *prefix;
+};
+
+struct batch {
+    struct bs_ctx *ctx;
+    struct marker *m; /* incremental: positions are bilog ids */
+    size_t inflight;
+    size_t failed;
+    int first_err;
+    char first_detail[512];
+};
+
+struct op {
+    struct sync_event ev;
+    struct batch *batch;
+    char *pos;
+    char *key;
+    char *version;
+    char *timestamp;
+    char *etag;
+    char *dst_key;
+};
+
+static void op_free(struct op *o)
+{
+    free(o->ev.detail);
+    free(o->pos);
+    free(o->key);
+    free(o->version);
+    free(o->timestamp);
+    free(o->etag);
+    free(o->dst_key);
+    free(o);
+}
+
+static const char *const op_names[] = {"copy", "remove", "delete-marker"};
+
+static void op_done(struct sync_event *ev, int err)
+{
+    struct op *o = (struct op *) ev;
+    struct batch *b = o->batch;
+    struct sync *s = b->ctx->s;
+    b->inflight--;
+    s->inflight--;
+    if (err == 0) {
+        if (ev->skipped)
+            atomic_fetch_add(&s->stats.objects_skipped, 1);
+        else if (ev->op == SYNC_OP_COPY)
+            atomic_fetch_add(&s->stats.objects_copied, 1);
+        else
+            atomic_fetch_add(&s->stats.objects_removed, 1);
+        atomic_fetch_add(&s->stats.bytes_sent, ev->bytes_sent);
+        log_debug("op=%s bucket=%s key=\"%s\" result=%s bytes=%llu", op_names[ev->op],
+                  ev->bucket_name, ev->key, ev->skipped ? "skipped" : "done",
+                  (unsigned long long) ev->bytes_sent);
+        if (b->m && o->pos)
+            (void) marker_finish(b->m, o->pos);
+    } else {
+        /* never finished in the tracker: the mark stays below it */
+        b->failed++;
+        if (!b->first_err) {
+            b->first_err = err;
+            (void) snprintf(b->first_detail, sizeof(b->first_detail), "%s",
+                            ev->detail ? ev->detail : strerror(-err));
+        }
+        sync_count_error(s, err, true);
+        log_warn("op=%s bucket=%s key=\"%s\" error=\"%s\"", op_names[ev->op], ev->bucket_name,
+                 ev->key, ev->detail ? ev->detail : strerror(-err));
+    }
+    op_free(o);
+}
+
+/* Start one object operation; waits for a free slot first. */
+static int op_start(struct batch *b, enum sync_op kind, const char *pos, const char *key,
+                    const char *version, const char *timestamp, const char *etag, uint64_t size,
+                    uint64_t versioned_epoch)
+{
+    struct bs_ctx *c = b->ctx;
+    struct sync *s = c->s;
+    sync_wait_below(s, s->concurrency);
+    struct op *o = calloc(1, sizeof(*o));
+    if (!o)
+        return -ENOMEM;
+    o->batch = b;
+    o->pos = pos ? strdup(pos) : NULL;
+    o->key = strdup(key);
+    o->version = strdup(version ? version : "");
+    o->timestamp = strdup(timestamp ? timestamp : "");
+    o->etag = etag ? strdup(etag) : NULL;
+    o->dst_key = mapping_key(c->prefix, key);
+    if ((pos && !o->pos) || !o->key || !o->version || !o->timestamp || (etag && !o->etag) ||
+        !o->dst_key) {
+        op_free(o);
+        return -ENOMEM;
+    }
+    struct sync_event *ev = &o->ev;
+    ev->op = kind;
+    ev->src_s3 = rgw_source_s3(s->src);
+    ev->src_bucket = c->src_bucket;
+    ev->bucket_name = c->b->name;
+    ev->key = o->key;
+    ev->version_id = o->version;
+    ev->timestamp = o->timestamp;
+    ev->etag = o->etag;
+    ev->size = size;
+    ev->versioned_epoch = versioned_epoch;
+    ev->dst_bucket = c->dst_bucket;
+    ev->dst_key = o->dst_key;
+    ev->storage_class = c->prof->storage_class;
+    ev->done = op_done;
+    ev->ud = b;
+
+    const struct target_ops *ops = c->tgt->ops;
+    int r;
+    if (kind == SYNC_OP_COPY)
+        r = ops->sync_object(c->tgt->inst, ev);
+    else if (kind == SYNC_OP_DELETE_MARKER && ops->create_delete_marker)
+        r = ops->create_delete_marker(c->tgt->inst, ev);
+    else
+        r = ops->remove_object(c->tgt->inst, ev);
+    if (r < 0) {
+        op_free(o);
+        return r;
+    }
+    if (b->m && pos) {
+        int mr = marker_start(b->m, pos);
+        if (mr < 0)
+            log_warn("bucket_shard=%s pos=%s msg=\"%s\"", c->bs_key, pos, err_get());
+    }
+    b->inflight++;
+    s->inflight++;
+    return 0;
+}
+
+static void batch_wait(struct batch *b)
+{
+    while (b->inflight > 0)
+        (void) loop_run_once(b->ctx->s->loop, 1000);
+}
+
+/* ---------------------------------------------------------------- context */
+
+static void ctx_finish(struct bs_ctx *c)
+{
+    free(c->src_bucket);
+    free(c->dst_bucket);
+    free(c->prefix);
+}
+
+/* Resolve profile, target and paths for the bucket of c->b. 1 = excluded. */
+static int ctx_init(struct bs_ctx *c)
+{
+    struct sync *s = c->s;
+    const struct rgw_bucket *b = c->b;
+    char qualified[512];
+    if (b->tenant[0])
+        (void) snprintf(qualified, sizeof(qualified), "%s/%s", b->tenant, b->name);
+    else
+        (void) snprintf(qualified, sizeof(qualified), "%s", b->name);
+    c->prof = config_find_profile(s->cfg, qualified);
+    if (c->prof->exclude)
+        return 1;
+    int r = sync_target(s, c->prof->conn, &c->tgt);
+    if (r < 0)
+        return r;
+    struct mapping_vars v = {
+        .sid = s->sid,
+        .zonegroup = s->period.zonegroup_name,
+        .zonegroup_id = s->period.zonegroup_id,
+        .zone = s->cfg->source.zone,
+        .zone_id = s->period.zone_id,
+        .tenant = b->tenant,
+        .bucket = b->name,
+        .owner = b->owner,
+    };
+    char *path = NULL;
+    r = mapping_expand(&path, c->prof->target_path ? c->prof->target_path : CFG_DEFAULT_TARGET_PATH,
+                       &v);
+    if (r == 0)
+        r = mapping_split(&c->dst_bucket, &c->prefix, path);
+    free(path);
+    if (r < 0)
+        return r;
+    if (b->tenant[0]) {
+        if (asprintf(&c->src_bucket, "%s:%s", b->tenant, b->name) < 0)
+            c->src_bucket = NULL;
+    } else {
+        c->src_bucket = strdup(b->name);
+    }
+    return c->src_bucket ? 0 : -ENOMEM;
+}
+
+/* ------------------------------------------------------------- full sync */
+
+static int full_sync(struct bs_ctx *c, struct state_bs *st)
+{
+    struct sync *s = c->s;
+    for (;;) {
+        if (s->stop && *s->stop)
+            return -EINTR;
+        struct rgw_obj_page page = {0};
+        int r = rgw_list_shard(s->src, c->b, c->shard, st->full_key, st->full_version, PAGE, &page);
+        if (r < 0) {
+            sync_count_error(s, r, false);
+            return r;
+        }
+        struct batch b = {.ctx = c};
+        for (size_t i = 0; i < page.n && r == 0; i++) {
+            const struct rgw_obj *o = &page.objs[i];
+            /* an unversioned target holds the current object only */
+            if (!o->is_latest || o->delete_marker)
+                continue;
+            bool versioned = o->version_id[0] && strcmp(o->version_id, "null") != 0;
+            r = op_start(&b, SYNC_OP_COPY, NULL, o->key, versioned ? o->version_id : "",
+                         o->mtime, o->etag, o->size, o->versioned_epoch);
+        }
+        batch_wait(&b);
+        if (r < 0 || b.failed) {
+            if (b.failed)
+                err_set("%s", b.first_detail);
+            rgw_obj_page_finish(&page);
+            return r < 0 ? r : b.first_err;
+        }
+        /* the page is done: resume after its last entry */
+        if (page.n) {
+            char *k = strdup(page.objs[page.n - 1].key);
+            char *v = strdup(page.objs[page.n - 1].version_id);
+            if (!k || !v) {
+                free(k);
+                free(v);
+                rgw_obj_page_finish(&page);
+                return -ENOMEM;
+            }
+            free(st->full_key);
+            free(st->full_version);
+            st->full_key = k;
+            st->full_version = v;
+            st->full_count += page.n;
+        }
+        bool more = page.truncated && page.n > 0;
+        rgw_obj_page_finish(&page);
+        if (!more)
+            break;
+        st->updated = (int64_t) time(NULL);
+        if ((r = s->st.ops->bs_put(s->st.inst, st)) < 0)
+            return r;
+    }
+    st->phase = STATE_BS_INCREMENTAL;
+    st->updated = (int64_t) time(NULL);
+    log_info("bucket_shard=%s msg=\"full sync done\" objects=%llu", c->bs_key,
+             (unsigned long long) st->full_count);
+    return s->st.ops->bs_put(s->st.inst, st);
+}
+
+/* ------------------------------------------------------ incremental sync */
+
+struct squash {
+    char *name;
+    const char *instance;
+    const char *timestamp;
+    enum rgw_bl_op op;
+};
+
+static bool is_olh(enum rgw_bl_op op)
+{
+    return op == RGW_BL_LINK_OLH || op == RGW_BL_LINK_OLH_DEL || op == RGW_BL_UNLINK_INSTANCE;
+}
+
+static bool names_our_zone(const struct rgw_bl_entry *e, const char *zone_id)
+{
+    if (!zone_id)
+        return false;
+    size_t n = strlen(zone_id);
+    for (size_t i = 0; i < e->nzones_trace; i++)
+        if (strncmp(e->zones_trace[i], zone_id, n) == 0 &&
+            (e->zones_trace[i][n] == '\0' || e->zones_trace[i][n] == ':'))
+            return true;
+    return false;
+}
+
+static int incremental_sync(struct bs_ctx *c, struct state_bs *st)
+{
+    struct sync *s = c->s;
+    for (;;) {
+        if (s->stop && *s->stop)
+            return -EINTR;
+        struct rgw_bl_page page = {0};
+        int r = rgw_bilog_list(s->src, c->bs_key, st->inc_marker, PAGE, &page);
+        if (r < 0) {
+            sync_count_error(s, r, false);
+            return r;
+        }
+        if (page.n == 0) {
+            rgw_bl_page_finish(&page);
+            return 0;
+        }
+        /* pass 1: the winner per (name, instance), as RGW squashes */
+        struct squash *sq = calloc(page.n, sizeof(*sq));
+        char **names = calloc(page.n, sizeof(char *));
+        bool *ns = calloc(page.n, sizeof(bool));
+        size_t nsq = 0;
+        bool stop_after = false;
+        size_t last = page.n; /* entries past a syncstop are not ours to read */
+        if (!sq || !names || !ns) {
+            r = -ENOMEM;
+            goto out;
+        }
+        for (size_t i = 0; i < page.n; i++) {
+            const struct rgw_bl_entry *e = &page.entries[i];
+            if (e->op == RGW_BL_SYNCSTOP) {
+                stop_after = true;
+                last = i + 1;
+                break;
+            }
+            if ((r = rgw_index_key_parse(e->object, &names[i], &ns[i])) < 0)
+                goto out;
+            if (e->op == RGW_BL_RESYNC || e->op == RGW_BL_CANCEL || e->op == RGW_BL_UNKNOWN ||
+                !e->complete || ns[i] || names_our_zone(e, s->period.zone_id))
+                continue;
+            size_t k = 0;
+            while (k < nsq && !(strcmp(sq[k].name, names[i]) == 0 &&
+                                strcmp(sq[k].instance, e->instance) == 0))
+                k++;
+            if (k == nsq) {
+                sq[nsq++] = (struct squash){names[i], e->instance, e->timestamp, e->op};
+            } else if (strcmp(sq[k].timestamp, e->timestamp) <= 0 &&
+                       !(is_olh(sq[k].op) && !is_olh(e->op))) {
+                sq[k].timestamp = e->timestamp;
+                sq[k].op = e->op;
+            }
+        }
+        /* pass 2: apply the winners in log order, skip the rest */
+        struct batch b = {.ctx = c};
+        if ((r = marker_new(&b.m, st->inc_marker)) < 0)
+            goto out;
+        for (size_t i = 0; i < last && r == 0; i++) {
+            const struct rgw_bl_entry *e = &page.entries[i];
+            const char *why = NULL;
+            size_t k = 0;
+            if (!names[i])
+                why = "syncstop";
+            else if (e->op == RGW_BL_RESYNC || e->op == RGW_BL_CANCEL || e->op == RGW_BL_UNKNOWN)
+                why = "op";
+            else if (!e->complete)
+                why = "pending";
+            else if (ns[i])
+                why = "namespaced";
+            else if (names_our_zone(e, s->period.zone_id))
+                why = "zones_trace";
+            if (!why) {
+                while (k < nsq && !(strcmp(sq[k].name, names[i]) == 0 &&
+                                    strcmp(sq[k].instance, e->instance) == 0))
+                    k++;
+                if (k == nsq || strcmp(sq[k].timestamp, e->timestamp) != 0 || sq[k].op != e->op)
+                    why = "squashed";
+            }
+            /* versioned deletes of one version (not the current object) and
+             * unlinks leave an unversioned target's current object alone */
+            bool versioned_inst = e->versioned && e->instance[0] && strcmp(e->instance, "null");
+            if (!why && (e->op == RGW_BL_UNLINK_INSTANCE || (e->op == RGW_BL_DEL && versioned_inst)))
+                why = "version-only";
+            if (why) {
+                (void) marker_skip(b.m, e->id);
+                continue;
+            }
+            enum sync_op kind = e->op == RGW_BL_DEL            ? SYNC_OP_REMOVE
+                                : e->op == RGW_BL_LINK_OLH_DEL ? SYNC_OP_DELETE_MARKER
+                                                               : SYNC_OP_COPY;
+            uint64_t epoch = e->ver_pool < 0 ? e->ver_epoch : 0;
+            r = op_start(&b, kind, e->id, names[i], versioned_inst ? e->instance : "",
+                         e->timestamp, NULL, 0, epoch);
+        }
+        batch_wait(&b);
+        /* store as far as everything is done: below the first failure */
+        const char *mark = marker_committable(b.m);
+        if (mark && strcmp(mark, st->inc_marker) != 0) {
+            char *nm = strdup(mark);
+            if (!nm) {
+                r = -ENOMEM;
+            } else {
+                free(st->inc_marker);
+                st->inc_marker = nm;
+                st->updated = (int64_t) time(NULL);
+                int w = s->st.ops->bs_put(s->st.inst, st);
+                if (w < 0 && r == 0)
+                    r = w;
+            }
+        }
+        marker_free(b.m);
+        if (r == 0 && b.failed) {
+            err_set("%s", b.first_detail);
+            r = b.first_err;
+        }
+        if (r == 0 && stop_after) {
+            st->phase = STATE_BS_STOPPED;
+            r = s->st.ops->bs_put(s->st.inst, st);
+            log_info("bucket_shard=%s msg=\"sync stopped on the source (syncstop)\"", c->bs_key);
+        }
+    out:
+        for (size_t i = 0; names && i < page.n; i++)
+            free(names[i]);
+        free(names);
+        free(ns);
+        free(sq);
+        bool full_page = page.n == PAGE;
+        rgw_bl_page_finish(&page);
+        if (r < 0 || stop_after || !full_page)
+            return r;
+    }
+}
+
+/* ------------------------------------------------------------ the shard */
+
+static int bucket_info(struct sync *s, const char *instance_key, const struct rgw_bucket **out)
+{
+    if (s->bucket_key && strcmp(s->bucket_key, instance_key) == 0) {
+        *out = &s->bucket;
+        return 0;
+    }
+    free(s->bucket_key);
+    s->bucket_key = NULL;
+    rgw_bucket_finish(&s->bucket);
+    int r = rgw_bucket_instance_get(s->src, instance_key, &s->bucket);
+    if (r < 0)
+        return r;
+    s->bucket_key = strdup(instance_key);
+    if (!s->bucket_key)
+        return -ENOMEM;
+    *out = &s->bucket;
+    return 0;
+}
+
+int bucket_sync(struct sync *s, const char *bs_key)
+{
+    char *tenant = NULL, *name = NULL, *id = NULL;
+    int shard;
+    int r = rgw_bs_key_parse(bs_key, &tenant, &name, &id, &shard);
+    if (r < 0)
+        return r;
+    char *instance_key = NULL;
+    if (asprintf(&instance_key, "%s%s%s:%s", tenant, tenant[0] ? "/" : "", name, id) < 0)
+        instance_key = NULL;
+    free(tenant);
+    free(name);
+    free(id);
+    if (!instance_key)
+        return -ENOMEM;
+
+    const struct rgw_bucket *b = NULL;
+    r = bucket_info(s, instance_key, &b);
+    free(instance_key);
+    if (r == -ENOENT) {
+        /* a deleted bucket, or an instance replaced by a reshard: nothing
+         * left to copy (RGW treats it the same: done) */
+        log_debug("bucket_shard=%s msg=\"bucket instance gone, nothing to sync\"", bs_key);
+        return 0;
+    }
+    if (r < 0) {
+        sync_count_error(s, r, false);
+        return r;
+    }
+    struct bs_ctx c = {.s = s, .bs_key = bs_key, .shard = shard, .b = b};
+    r = ctx_init(&c);
+    if (r != 0) {
+        ctx_finish(&c);
+        if (r > 0)
+            log_debug("bucket_shard=%s msg=\"excluded by its profile\"", bs_key);
+        return r > 0 ? 0 : r;
+    }
+
+    struct state_bs st = {0};
+    r = s->st.ops->bs_get(s->st.inst, bs_key, &st);
+    if (r == -ENOENT) {
+        st.key = strdup(bs_key);
+        st.inc_marker = strdup("");
+        st.full_key = strdup("");
+        st.full_version = strdup("");
+        st.phase = STATE_BS_INIT;
+        r = st.key && st.inc_marker && st.full_key && st.full_version ? 0 : -ENOMEM;
+    }
+    if (r < 0)
+        goto out;
+
+    if (st.phase == STATE_BS_INIT || st.phase == STATE_BS_STOPPED) {
+        /* the position is recorded before listing: whatever changes during
+         * the listing is in the log after it */
+        struct rgw_bl_info info = {0};
+        r = rgw_bilog_info(s->src, bs_key, &info);
+        if (r < 0) {
+            sync_count_error(s, r, false);
+            goto out;
+        }
+        if (info.syncstopped) {
+            rgw_bl_info_finish(&info);
+            if (st.phase != STATE_BS_STOPPED) {
+                st.phase = STATE_BS_STOPPED;
+                r = s->st.ops->bs_put(s->st.inst, &st);
+            }
+            goto out;
+        }
+        free(st.inc_marker);
+        st.inc_marker = info.max_marker;
+        info.max_marker = NULL;
+        rgw_bl_info_finish(&info);
+        free(st.full_key);
+        free(st.full_version);
+        st.full_key = strdup("");
+        st.full_version = strdup("");
+        st.full_count = 0;
+        st.phase = STATE_BS_FULL;
+        st.updated = (int64_t) time(NULL);
+        if (!st.full_key || !st.full_version) {
+            r = -ENOMEM;
+            goto out;
+        }
+        if ((r = s->st.ops->bs_put(s->st.inst, &st)) < 0)
+            goto out;
+    }
+    if (st.phase == STATE_BS_FULL && (r = full_sync(&c, &st)) < 0)
+        goto out;
+    if (st.phase == STATE_BS_INCREMENTAL)
+        r = incremental_sync(&c, &st);
+out:
+    state_bs_finish(&st);
+    ctx_finish(&c);
+    return r;
+}

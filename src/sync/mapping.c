@@ -1,0 +1,128 @@
+#include "sync/mapping.h"
+
+#include "err.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct buf {
+    char *p;
+    size_t len, cap;
+};
+
+static int buf_add(struct buf *b, const char *s, size_t n)
+{
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = (b->len + n + 1) * 2;
+        char *np = realloc(b->p, cap);
+        if (!np)
+            return -ENOMEM;
+        b->p = np;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+    return 0;
+}
+
+static int add_tenanted(struct buf *b, const char *tenant, const char *name)
+{
+    int r = 0;
+    if (tenant && *tenant) {
+        r = buf_add(b, tenant, strlen(tenant));
+        if (r == 0)
+            r = buf_add(b, "-", 1);
+    }
+    return r < 0 ? r : buf_add(b, name, strlen(name));
+}
+
+/* The value of variable name[0..n) into b; -EINVAL when unknown or empty. */
+static int add_var(struct buf *b, const char *name, size_t n, const struct mapping_vars *v)
+{
+#define IS(s) (n == sizeof(s) - 1 && memcmp(name, s, n) == 0)
+    if (IS("bucket"))
+        return v->bucket && *v->bucket ? add_tenanted(b, v->tenant, v->bucket) : -EINVAL;
+    if (IS("owner"))
+        return v->owner && *v->owner ? add_tenanted(b, v->tenant, v->owner) : -EINVAL;
+    const char *val = IS("sid")            ? v->sid
+                      : IS("zonegroup")    ? v->zonegroup
+                      : IS("zonegroup_id") ? v->zonegroup_id
+                      : IS("zone")         ? v->zone
+                      : IS("zone_id")      ? v->zone_id
+                                           : NULL;
+#undef IS
+    if (!val || !*val)
+        return -EINVAL;
+    return buf_add(b, val, strlen(val));
+}
+
+int mapping_expand(char **out, const char *tmpl, const struct mapping_vars *v)
+{
+    struct buf b = {0};
+    int r = buf_add(&b, "", 0);
+    const char *p = tmpl;
+    while (r == 0 && *p) {
+        const char *d = strstr(p, "${");
+        if (!d) {
+            r = buf_add(&b, p, strlen(p));
+            break;
+        }
+        r = buf_add(&b, p, (size_t) (d - p));
+        const char *end = strchr(d, '}');
+        if (r == 0 && !end) {
+            err_set("target_path \"%s\": unterminated ${", tmpl);
+            r = -EINVAL;
+        }
+        if (r < 0)
+            break;
+        size_t n = (size_t) (end - d - 2);
+        r = add_var(&b, d + 2, n, v);
+        if (r == -EINVAL)
+            /* an unknown or empty variable would silently fold the path */
+            err_set("target_path \"%s\": ${%.*s} is unknown or has no value for bucket \"%s\"",
+                    tmpl, (int) n, d + 2, v->bucket ? v->bucket : "");
+        p = end + 1;
+    }
+    if (r < 0) {
+        free(b.p);
+        return r;
+    }
+    *out = b.p;
+    return 0;
+}
+
+int mapping_split(char **bucket, char **prefix, const char *path)
+{
+    while (*path == '/')
+        path++;
+    size_t n = strcspn(path, "/");
+    if (n == 0) {
+        err_set("target path \"%s\" has no bucket part", path);
+        return -EINVAL;
+    }
+    const char *rest = path[n] ? path + n + 1 : "";
+    size_t rn = strlen(rest);
+    while (rn > 0 && rest[rn - 1] == '/')
+        rn--;
+    *bucket = strndup(path, n);
+    *prefix = strndup(rest, rn);
+    if (!*bucket || !*prefix) {
+        free(*bucket);
+        free(*prefix);
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+char *mapping_key(const char *prefix, const char *key)
+{
+    char *out = NULL;
+    if (!prefix || !*prefix)
+        return strdup(key);
+    if (asprintf(&out, "%s/%s", prefix, key) < 0)
+        return NULL;
+    return out;
+}

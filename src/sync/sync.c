@@ -1,0 +1,643 @@
+/* The controller: datalog shards, full sync of every bucket, retries, and
+ * the daemon's loop. */
+#include "sync/sync.h"
+
+#include "config.h"
+#include "err.h"
+#include "http/loop.h"
+#include "log.h"
+#include "sync/sync_int.h"
+#include "timefmt.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define RETRY_FIRST 60
+#define RETRY_MAX 600
+
+/* ----------------------------------------------------------- small parts */
+
+void sync_count_error(struct sync *s, int err, bool target_side)
+{
+    (void) err;
+    if (target_side)
+        atomic_fetch_add(&s->stats.errors_target, 1);
+    else
+        atomic_fetch_add(&s->stats.errors_source, 1);
+}
+
+void sync_wait_below(struct sync *s, size_t limit)
+{
+    while (s->inflight >= limit && s->inflight > 0)
+        (void) loop_run_once(s->loop, 1000);
+}
+
+int sync_target(struct sync *s, const struct cfg_connection *conn, struct target_inst **out)
+{
+    for (size_t i = 0; i < s->ntargets; i++) {
+        if (s->targets[i].conn == conn) {
+            *out = &s->targets[i];
+            return 0;
+        }
+    }
+    struct target_inst *nt = realloc(s->targets, (s->ntargets + 1) * sizeof(*nt));
+    if (!nt)
+        return -ENOMEM;
+    s->targets = nt;
+    struct target_inst *t = &s->targets[s->ntargets];
+    t->conn = conn;
+    t->ops = &target_s3;
+    t->inst = NULL;
+    struct target_env env = {.loop = s->loop, .conn = conn, .dry_run = false};
+    int r = t->ops->create(&env, &t->inst);
+    if (r < 0)
+        return r;
+    s->ntargets++;
+    *out = t;
+    return 0;
+}
+
+static int sid_load(struct sync *s)
+{
+    int r = s->st.ops->meta_get(s->st.inst, "sid", &s->sid);
+    if (r != -ENOENT)
+        return r;
+    /* our sync instance id: random once, then stable (RGW's is %llx of a
+     * random 64-bit number; ${sid} in target paths depends on it) */
+    unsigned long long v = 0;
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || read(fd, &v, sizeof(v)) != (ssize_t) sizeof(v)) {
+        if (fd >= 0)
+            (void) close(fd);
+        err_set("sync: cannot read /dev/urandom for the sync instance id");
+        return -EIO;
+    }
+    (void) close(fd);
+    char buf[20];
+    (void) snprintf(buf, sizeof(buf), "%llx", v);
+    if ((r = s->st.ops->meta_put(s->st.inst, "sid", buf)) < 0)
+        return r;
+    s->sid = strdup(buf);
+    return s->sid ? 0 : -ENOMEM;
+}
+
+int sync_new(struct sync **out, const struct config *cfg)
+{
+    if (!cfg->source.present) {
+        err_set("%s: .source: missing; expected the source zone (endpoint, access_key, secret, "
+                "zonegroup, zone)",
+                cfg->path);
+        return -EINVAL;
+    }
+    struct sync *s = calloc(1, sizeof(*s));
+    if (!s)
+        return -ENOMEM;
+    s->cfg = cfg;
+    s->concurrency = cfg->sync.concurrency ? cfg->sync.concurrency : 32;
+    (void) pthread_mutex_init(&s->notify_lock, NULL);
+    struct loop_opts lo = {.max_host_connections = 0};
+    int r = loop_new(&s->loop, &lo);
+    if (r < 0)
+        goto fail;
+    r = rgw_source_new(&s->src, s->loop, cfg->source.endpoint, cfg->source.access_key,
+                       cfg->source.secret, cfg->source.zonegroup);
+    if (r < 0)
+        goto fail;
+    r = state_open(&s->st, cfg);
+    if (r < 0)
+        goto fail;
+    r = sid_load(s);
+    if (r < 0)
+        goto fail;
+    r = rgw_period_get(s->src, cfg->source.zonegroup, cfg->source.zone, &s->period);
+    if (r < 0)
+        goto fail;
+    if (!s->period.zone_id) {
+        err_set("source: zone \"%s\" is not in zonegroup \"%s\"; register it first "
+                "(rgw2cloud zone -c %s --apply)",
+                cfg->source.zone, cfg->source.zonegroup, cfg->path);
+        r = -ENOENT;
+        goto fail;
+    }
+    r = rgw_datalog_num_shards(s->src, &s->num_shards);
+    if (r < 0)
+        goto fail;
+    s->notified = calloc((size_t) s->num_shards, 1);
+    s->shard_lag = calloc((size_t) s->num_shards, sizeof(*s->shard_lag));
+    if (!s->notified || !s->shard_lag) {
+        r = -ENOMEM;
+        goto fail;
+    }
+    for (int i = 0; i < s->num_shards; i++)
+        s->shard_lag[i] = -1;
+    *out = s;
+    return 0;
+fail:
+    sync_free(s);
+    return r;
+}
+
+void sync_free(struct sync *s)
+{
+    if (!s)
+        return;
+    for (size_t i = 0; i < s->ntargets; i++)
+        s->targets[i].ops->destroy(s->targets[i].inst);
+    free(s->targets);
+    free(s->bucket_key);
+    rgw_bucket_finish(&s->bucket);
+    rgw_period_finish(&s->period);
+    rgw_source_free(s->src);
+    state_close(&s->st);
+    loop_free(s->loop);
+    free(s->sid);
+    free(s->notified);
+    free(s->shard_lag);
+    (void) pthread_mutex_destroy(&s->notify_lock);
+    free(s);
+}
+
+/* ------------------------------------------------------------ the retries */
+
+static int64_t backoff(int attempts)
+{
+    int64_t d = RETRY_FIRST;
+    for (int i = 1; i < attempts && d < RETRY_MAX; i++)
+        d *= 2;
+    if (d > RETRY_MAX)
+        d = RETRY_MAX;
+    return d + (int64_t) (random() % (d / 10 + 1)); /* jitter: no thundering herd */
+}
+
+struct attempts_find {
+    const char *key;
+    int attempts;
+};
+
+static int attempts_visit(void *ud, const struct state_retry *r)
+{
+    struct attempts_find *f = ud;
+    if (strcmp(r->key, f->key) == 0)
+        f->attempts = r->attempts;
+    return 0;
+}
+
+/* Record a failed bucket shard durably. Only after this may the datalog
+ * marker that named it move: else a crash would lose the bucket shard. */
+static int retry_record(struct sync *s, const char *bs_key, const char *timestamp, int err)
+{
+    struct attempts_find f = {bs_key, 0};
+    (void) s->st.ops->retry_list(s->st.inst, -1, attempts_visit, &f);
+    int attempts = f.attempts;
+    char line[512];
+    (void) snprintf(line, sizeof(line), "%s", err_get()[0] ? err_get() : strerror(-err));
+    struct state_retry r = {
+        .key = (char *) bs_key,
+        .timestamp = (char *) (timestamp ? timestamp : ""),
+        .next_try = (int64_t) time(NULL) + backoff(attempts + 1),
+        .attempts = attempts + 1,
+        .last_error = line,
+    };
+    log_warn("bucket_shard=%s msg=\"sync failed, retry in %llds\" error=\"%s\"", bs_key,
+             (long long) (r.next_try - time(NULL)), line);
+    return s->st.ops->retry_put(s->st.inst, &r);
+}
+
+struct retry_walk {
+    char **keys;
+    char **stamps;
+    size_t n, cap;
+};
+
+static int retry_collect(void *ud, const struct state_retry *r)
+{
+    struct retry_walk *w = ud;
+    if (w->n == w->cap) {
+        size_t cap = w->cap ? w->cap * 2 : 16;
+        char **k = realloc(w->keys, cap * sizeof(char *));
+        if (!k)
+            return -ENOMEM;
+        w->keys = k;
+        char **t = realloc(w->stamps, cap * sizeof(char *));
+        if (!t)
+            return -ENOMEM;
+        w->stamps = t;
+        w->cap = cap;
+    }
+    w->keys[w->n] = strdup(r->key);
+    w->stamps[w->n] = strdup(r->timestamp ? r->timestamp : "");
+    if (!w->keys[w->n] || !w->stamps[w->n]) {
+        free(w->keys[w->n]);
+        free(w->stamps[w->n]);
+        return -ENOMEM;
+    }
+    w->n++;
+    return 0;
+}
+
+static void retry_walk_free(struct retry_walk *w)
+{
+    for (size_t i = 0; i < w->n; i++) {
+        free(w->keys[i]);
+        free(w->stamps[i]);
+    }
+    free(w->keys);
+    free(w->stamps);
+}
+
+static int retries_run(struct sync *s, int64_t due)
+{
+    struct retry_walk w = {0};
+    int r = s->st.ops->retry_list(s->st.inst, due, retry_collect, &w);
+    for (size_t i = 0; r == 0 && i < w.n; i++) {
+        if (s->stop && *s->stop)
+            break;
+        err_clear();
+        int br = bucket_sync(s, w.keys[i]);
+        if (br == -EINTR)
+            break;
+        if (br == 0) {
+            /* only a retry that covers the newest failure may erase it */
+            r = s->st.ops->retry_del(s->st.inst, w.keys[i], w.stamps[i]);
+            log_info("bucket_shard=%s msg=\"retry succeeded\"", w.keys[i]);
+        } else {
+            r = retry_record(s, w.keys[i], w.stamps[i], br);
+        }
+    }
+    retry_walk_free(&w);
+    uint64_t n = 0;
+    if (s->st.ops->retry_count(s->st.inst, &n) == 0)
+        atomic_store(&s->stats.retry_list, n);
+    return r;
+}
+
+int sync_retry_all(struct sync *s)
+{
+    return retries_run(s, -1);
+}
+
+uint64_t sync_failed_count(struct sync *s)
+{
+    uint64_t n = 0;
+    (void) s->st.ops->retry_count(s->st.inst, &n);
+    return n;
+}
+
+static int retry_print(void *ud, const struct state_retry *r)
+{
+    (void) ud;
+    fprintf(stderr, "failed: bucket_shard=%s attempts=%d error=\"%s\"\n", r->key, r->attempts,
+            r->last_error ? r->last_error : "");
+    return 0;
+}
+
+void sync_print_failures(struct sync *s)
+{
+    (void) s->st.ops->retry_list(s->st.inst, -1, retry_print, NULL);
+}
+
+/* --------------------------------------------------------- datalog shards */
+
+static int dl_load(struct sync *s, int shard, struct state_dl_shard *d)
+{
+    int r = s->st.ops->dl_get(s->st.inst, shard, d);
+    if (r != -ENOENT)
+        return r;
+    memset(d, 0, sizeof(*d));
+    d->shard = shard;
+    d->phase = STATE_DL_INIT;
+    d->marker = strdup("");
+    d->full_marker = strdup("");
+    return d->marker && d->full_marker ? 0 : -ENOMEM;
+}
+
+/* init: every shard's current end, recorded before anything is listed:
+ * whatever changes during the full sync is in the log after it */
+static int init_shards(struct sync *s, bool *full_due)
+{
+    *full_due = false;
+    for (int i = 0; i < s->num_shards; i++) {
+        struct state_dl_shard d = {0};
+        int r = dl_load(s, i, &d);
+        if (r == 0 && d.phase == STATE_DL_INIT) {
+            struct rgw_dl_info info = {0};
+            r = rgw_datalog_info(s->src, i, &info);
+            if (r == 0) {
+                free(d.full_marker);
+                d.full_marker = info.marker;
+                info.marker = NULL;
+                d.phase = STATE_DL_FULL;
+                d.updated = (int64_t) time(NULL);
+                r = s->st.ops->dl_put(s->st.inst, &d);
+            }
+            rgw_dl_info_finish(&info);
+        }
+        if (r == 0 && d.phase == STATE_DL_FULL)
+            *full_due = true;
+        state_dl_shard_finish(&d);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+/* full sync: every bucket instance, every shard of it */
+static int full_sync_all(struct sync *s)
+{
+    log_info("msg=\"full sync started\"");
+    char *marker = NULL;
+    int r = 0;
+    size_t nbuckets = 0;
+    for (;;) {
+        struct rgw_keys keys = {0};
+        r = rgw_bucket_instances(s->src, marker, &keys);
+        free(marker);
+        marker = NULL;
+        if (r < 0)
+            break;
+        for (size_t i = 0; i < keys.n && r == 0; i++) {
+            if (s->stop && *s->stop) {
+                r = -EINTR;
+                break;
+            }
+            struct rgw_bucket b = {0};
+            int br = rgw_bucket_instance_get(s->src, keys.keys[i], &b);
+            if (br == -ENOENT)
+                continue;
+            if (br < 0) {
+                r = br;
+                break;
+            }
+            nbuckets++;
+            int nsh = b.num_shards > 0 ? b.num_shards : 1;
+            for (int sh = 0; sh < nsh && r == 0; sh++) {
+                char *bs = rgw_bs_key(&b, b.num_shards > 0 ? sh : -1);
+                if (!bs) {
+                    r = -ENOMEM;
+                    break;
+                }
+                err_clear();
+                br = bucket_sync(s, bs);
+                if (br == -EINTR)
+                    r = br;
+                else if (br < 0)
+                    r = retry_record(s, bs, "", br);
+                free(bs);
+            }
+            rgw_bucket_finish(&b);
+        }
+        if (r == 0 && keys.truncated && keys.marker)
+            marker = strdup(keys.marker);
+        rgw_keys_finish(&keys);
+        if (r < 0 || !marker)
+            break;
+    }
+    free(marker);
+    if (r < 0)
+        return r;
+    /* every bucket shard is incremental or on the retry list: the datalog
+     * shards go on from the positions recorded at init */
+    for (int i = 0; i < s->num_shards && r == 0; i++) {
+        struct state_dl_shard d = {0};
+        r = dl_load(s, i, &d);
+        if (r == 0 && d.phase == STATE_DL_FULL) {
+            free(d.marker);
+            d.marker = strdup(d.full_marker ? d.full_marker : "");
+            d.phase = STATE_DL_INCREMENTAL;
+            d.updated = (int64_t) time(NULL);
+            r = d.marker ? s->st.ops->dl_put(s->st.inst, &d) : -ENOMEM;
+        }
+        state_dl_shard_finish(&d);
+    }
+    if (r == 0)
+        log_info("msg=\"full sync done\" buckets=%zu", nbuckets);
+    return r;
+}
+
+static bool seen_before(char **keys, size_t n, const char *k)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(keys[i], k) == 0)
+            return true;
+    return false;
+}
+
+/* One datalog shard up to its end. Each page: every bucket shard it names
+ * is synced or put on the retry list, then the marker moves past the page. */
+static int dl_shard_sync(struct sync *s, int shard, struct rgw_dl_page *first)
+{
+    struct state_dl_shard d = {0};
+    int r = dl_load(s, shard, &d);
+    if (r < 0 || d.phase != STATE_DL_INCREMENTAL) {
+        state_dl_shard_finish(&d);
+        if (first)
+            rgw_dl_page_finish(first);
+        return r;
+    }
+    for (;;) {
+        if (s->stop && *s->stop) {
+            r = -EINTR;
+            break;
+        }
+        struct rgw_dl_page page = {0};
+        if (first) { /* read ahead by dl_poll */
+            page = *first;
+            memset(first, 0, sizeof(*first));
+            first = NULL;
+        } else {
+            r = rgw_datalog_list(s->src, shard, d.marker, 1000, &page);
+        }
+        if (r < 0) {
+            sync_count_error(s, r, false);
+            break;
+        }
+        if (page.n == 0) {
+            rgw_dl_page_finish(&page);
+            s->shard_lag[shard] = 0;
+            break;
+        }
+        char **done = calloc(page.n, sizeof(char *));
+        size_t ndone = 0;
+        if (!done) {
+            rgw_dl_page_finish(&page);
+            r = -ENOMEM;
+            break;
+        }
+        for (size_t i = 0; i < page.n && r == 0; i++) {
+            const struct rgw_dl_entry *e = &page.entries[i];
+            if (seen_before(done, ndone, e->key))
+                continue; /* at-least-once, coalesced: once per page is enough */
+            done[ndone++] = e->key;
+            err_clear();
+            int br = bucket_sync(s, e->key);
+            if (br == -EINTR)
+                r = br;
+            else if (br < 0)
+                r = retry_record(s, e->key, e->timestamp, br);
+            else
+                (void) s->st.ops->retry_del(s->st.inst, e->key, e->timestamp);
+        }
+        free(done);
+        if (r == 0) {
+            free(d.marker);
+            d.marker = strdup(page.marker);
+            struct timefmt_ns t;
+            if (timefmt_parse(&t, page.entries[page.n - 1].timestamp) == 0)
+                d.last_change = t.sec;
+            d.updated = (int64_t) time(NULL);
+            r = d.marker ? s->st.ops->dl_put(s->st.inst, &d) : -ENOMEM;
+        }
+        bool more = page.truncated;
+        rgw_dl_page_finish(&page);
+        if (r < 0 || !more) {
+            if (r == 0)
+                s->shard_lag[shard] = 0;
+            break;
+        }
+    }
+    state_dl_shard_finish(&d);
+    if (first)
+        rgw_dl_page_finish(first);
+    return r;
+}
+
+/* First pages of many shards at once (see rgw_datalog_list_start). */
+struct dl_poll {
+    struct rgw_dl_page *pages;
+    int *err;
+    bool *asked;
+    int inflight;
+};
+
+static void dl_poll_done(void *ud, int shard, int err, struct rgw_dl_page *page)
+{
+    struct dl_poll *p = ud;
+    p->inflight--;
+    p->err[shard] = err;
+    p->pages[shard] = *page;
+}
+
+/* Sync the datalog shards (only the notified ones when only_notified):
+ * ask all of them in parallel, then work through those with entries. */
+static int dl_poll(struct sync *s, bool only_notified)
+{
+    int n = s->num_shards;
+    struct dl_poll p = {
+        .pages = calloc((size_t) n, sizeof(struct rgw_dl_page)),
+        .err = calloc((size_t) n, sizeof(int)),
+        .asked = calloc((size_t) n, sizeof(bool)),
+    };
+    int r = p.pages && p.err && p.asked ? 0 : -ENOMEM;
+    for (int i = 0; r == 0 && i < n; i++) {
+        pthread_mutex_lock(&s->notify_lock);
+        bool mine = s->notified[i];
+        s->notified[i] = 0;
+        pthread_mutex_unlock(&s->notify_lock);
+        if (only_notified && !mine)
+            continue;
+        struct state_dl_shard d = {0};
+        r = dl_load(s, i, &d);
+        if (r == 0 && d.phase == STATE_DL_INCREMENTAL) {
+            while (p.inflight >= 32)
+                (void) loop_run_once(s->loop, 1000);
+            if (rgw_datalog_list_start(s->src, i, d.marker, 1000, dl_poll_done, &p) == 0) {
+                p.inflight++;
+                p.asked[i] = true;
+            }
+        }
+        state_dl_shard_finish(&d);
+    }
+    while (p.inflight > 0)
+        (void) loop_run_once(s->loop, 1000);
+    for (int i = 0; r == 0 && i < n; i++) {
+        if (!p.asked[i])
+            continue;
+        if (p.err[i] < 0) {
+            sync_count_error(s, p.err[i], false);
+            r = p.err[i];
+            log_warn("datalog_shard=%d msg=\"cannot read the datalog\" error=\"%s\"", i,
+                     err_get());
+            break;
+        }
+        if (p.pages[i].n == 0) {
+            s->shard_lag[i] = 0;
+            continue;
+        }
+        r = dl_shard_sync(s, i, &p.pages[i]);
+    }
+    for (int i = 0; p.pages && i < n; i++)
+        rgw_dl_page_finish(&p.pages[i]);
+    free(p.pages);
+    free(p.err);
+    free(p.asked);
+    return r;
+}
+
+int sync_pass(struct sync *s)
+{
+    atomic_fetch_add(&s->stats.passes, 1);
+    bool full_due = false;
+    int r = init_shards(s, &full_due);
+    if (r == 0 && full_due)
+        r = full_sync_all(s);
+    if (r == 0)
+        r = dl_poll(s, false);
+    if (r == 0)
+        r = retries_run(s, (int64_t) time(NULL));
+    if (r == -EINTR)
+        return 0;
+    return r;
+}
+
+/* Only the shards a notify named (the rest wait for the poll). */
+static int notified_pass(struct sync *s)
+{
+    int r = dl_poll(s, true);
+    return r == -EINTR ? 0 : r;
+}
+
+void sync_notify(struct sync *s, const int *shards, size_t n)
+{
+    pthread_mutex_lock(&s->notify_lock);
+    for (size_t i = 0; i < n; i++)
+        if (shards[i] >= 0 && shards[i] < s->num_shards)
+            s->notified[shards[i]] = 1;
+    s->any_notified = true;
+    pthread_mutex_unlock(&s->notify_lock);
+    loop_wakeup(s->loop);
+}
+
+int sync_run(struct sync *s, volatile sig_atomic_t *stop, volatile sig_atomic_t *reload,
+             const char *config_path)
+{
+    (void) reload;
+    (void) config_path;
+    s->stop = stop;
+    unsigned poll = s->cfg->sync.poll_interval ? s->cfg->sync.poll_interval : 5;
+    log_info("msg=\"following the source\" source=%s zone=%s shards=%d sid=%s",
+             s->cfg->source.endpoint, s->cfg->source.zone, s->num_shards, s->sid);
+    while (!*stop) {
+        int r = sync_pass(s);
+        if (r < 0)
+            log_error("msg=\"sync pass failed\" error=\"%s\"", err_get());
+        long long until = loop_now_ms() + (long long) poll * 1000;
+        while (!*stop && loop_now_ms() < until) {
+            (void) loop_run_once(s->loop, 1000);
+            pthread_mutex_lock(&s->notify_lock);
+            bool woke = s->any_notified;
+            s->any_notified = false;
+            pthread_mutex_unlock(&s->notify_lock);
+            if (woke && notified_pass(s) < 0)
+                log_error("msg=\"sync of notified shards failed\" error=\"%s\"", err_get());
+        }
+    }
+    /* the batch in progress finished inside the pass: nothing in flight */
+    sync_wait_below(s, 1);
+    log_info("msg=\"stopped\"");
+    return 0;
+}

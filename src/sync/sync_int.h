@@ -1,0 +1,88 @@
+/* Inside the zone follower: what sync.c, bucket.c and status.c share. */
+#ifndef RGW2CLOUD_SYNC_INT_H
+#define RGW2CLOUD_SYNC_INT_H
+
+#include "source/rgw.h"
+#include "state/state_api.h"
+#include "sync/target.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct config;
+struct cfg_connection;
+struct loop;
+struct server;
+
+struct target_inst {
+    const struct cfg_connection *conn;
+    const struct target_ops *ops;
+    void *inst;
+};
+
+/* Counters the listener's thread reads for /metrics. */
+struct sync_stats {
+    atomic_uint_fast64_t objects_copied;
+    atomic_uint_fast64_t objects_skipped;
+    atomic_uint_fast64_t objects_removed;
+    atomic_uint_fast64_t bytes_sent;
+    atomic_uint_fast64_t errors_source;
+    atomic_uint_fast64_t errors_target;
+    atomic_uint_fast64_t errors_other;
+    atomic_uint_fast64_t retry_list;
+    atomic_uint_fast64_t passes;
+};
+
+struct sync {
+    const struct config *cfg;
+    struct loop *loop;
+    struct state st;
+    struct rgw_source *src;
+    struct rgw_period period;
+    char *sid;
+    int num_shards;
+
+    struct target_inst *targets;
+    size_t ntargets;
+
+    unsigned concurrency;
+    size_t inflight; /* object operations started, not done */
+
+    /* the newest bucket instance read, reused across a batch */
+    char *bucket_key;
+    struct rgw_bucket bucket;
+
+    struct sync_stats stats;
+
+    /* notify: set by the listener's thread, read by the loop */
+    pthread_mutex_t notify_lock;
+    uint8_t *notified; /* one flag per datalog shard */
+    bool any_notified;
+
+    /* per datalog shard, for /metrics: seconds behind (-1 unknown) */
+    _Atomic int64_t *shard_lag;
+
+    struct server *server;
+    volatile sig_atomic_t *stop;
+};
+
+/* Sync one bucket shard as far as its log goes: init, full or incremental
+ * as its state says. 0 when caught up (or nothing to do: bucket gone,
+ * excluded, sync stopped); a negative errno when some object failed or the
+ * source could not be read; err_get() says what. Markers already stored
+ * stay: the next attempt resumes there. */
+int bucket_sync(struct sync *s, const char *bs_key);
+
+/* Drive the loop until fewer than `limit` object operations are in flight. */
+void sync_wait_below(struct sync *s, size_t limit);
+
+/* The target instance for a connection (created on first use). */
+int sync_target(struct sync *s, const struct cfg_connection *conn, struct target_inst **out);
+
+/* Count an error by where it came from (source/target/other). */
+void sync_count_error(struct sync *s, int err, bool target_side);
+
+#endif
