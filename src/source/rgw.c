@@ -180,6 +180,7 @@ int rgw_period_get(struct rgw_source *src, const char *zg_name, const char *zone
     }
     out->period_id = jdup(j, "id");
     out->epoch = (uint64_t) jint(j, "epoch", 0);
+    out->realm_epoch = (uint64_t) jint(j, "realm_epoch", 0);
     out->zonegroup_id = jdup(zg, "id");
     out->zonegroup_name = jdup(zg, "name");
     out->master_zone_id = jdup(zg, "master_zone");

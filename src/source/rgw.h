@@ -29,7 +29,8 @@ struct s3_client *rgw_source_s3(const struct rgw_source *src);
 /* ---- period: who is who in the zonegroup */
 struct rgw_period {
     char *period_id;
-    uint64_t epoch;
+    uint64_t epoch;       /* the period's own epoch */
+    uint64_t realm_epoch; /* the realm's: what peers report in metadata status */
     char *zonegroup_id;
     char *zonegroup_name;
     char *zone_id;    /* the zone asked for by name (ours), NULL if absent */

@@ -516,6 +516,16 @@ int bucket_sync(struct sync *s, const char *bs_key)
     if (r < 0)
         goto out;
 
+    if (st.phase == STATE_BS_INIT) {
+        /* the listener answers bilog status per bucket with one entry per
+         * index shard: it needs the count */
+        char meta[1200], val[16];
+        (void) snprintf(meta, sizeof(meta), "shards:%s%s%s:%s", b->tenant, b->tenant[0] ? "/" : "",
+                        b->name, b->bucket_id);
+        (void) snprintf(val, sizeof(val), "%d", b->num_shards);
+        if ((r = s->st.ops->meta_put(s->st.inst, meta, val)) < 0)
+            goto out;
+    }
     if (st.phase == STATE_BS_INIT || st.phase == STATE_BS_STOPPED) {
         /* the position is recorded before listing: whatever changes during
          * the listing is in the log after it */

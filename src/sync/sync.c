@@ -6,6 +6,8 @@
 #include "err.h"
 #include "http/loop.h"
 #include "log.h"
+#include "server/server.h"
+#include "sync/peer.h"
 #include "sync/sync_int.h"
 #include "timefmt.h"
 
@@ -612,17 +614,52 @@ void sync_notify(struct sync *s, const int *shards, size_t n)
     loop_wakeup(s->loop);
 }
 
+static void period_reread(struct sync *s)
+{
+    struct rgw_period p = {0};
+    if (rgw_period_get(s->src, s->cfg->source.zonegroup, s->cfg->source.zone, &p) < 0) {
+        log_warn("msg=\"cannot re-read the period after a push\" error=\"%s\"", err_get());
+        return;
+    }
+    if (!p.zone_id) {
+        log_error("msg=\"our zone is no longer in the zonegroup; keeping the old ids\"");
+        rgw_period_finish(&p);
+        return;
+    }
+    if (s->server)
+        server_set_mdlog(s->server, (uint32_t) p.realm_epoch, 0);
+    rgw_period_finish(&s->period);
+    s->period = p;
+}
+
 int sync_run(struct sync *s, volatile sig_atomic_t *stop, volatile sig_atomic_t *reload,
              const char *config_path)
 {
-    (void) reload;
     (void) config_path;
     s->stop = stop;
+    struct peer *peer = NULL;
+    if (s->cfg->listen) {
+        int r = peer_start(&peer, s);
+        if (r < 0) {
+            log_error("msg=\"cannot start the listener\" listen=%s error=\"%s\"", s->cfg->listen,
+                      err_get());
+            return r;
+        }
+        log_info("msg=\"listening\" listen=%s", s->cfg->listen);
+    }
     unsigned poll = s->cfg->sync.poll_interval ? s->cfg->sync.poll_interval : 5;
     log_info("msg=\"following the source\" source=%s zone=%s shards=%d sid=%s",
              s->cfg->source.endpoint, s->cfg->source.zone, s->num_shards, s->sid);
     while (!*stop) {
+        if (reload && *reload) {
+            *reload = 0;
+            log_warn("msg=\"SIGHUP: config reload is not supported yet; restart to apply "
+                     "changes\"");
+        }
+        if (peer_take_period_change(peer))
+            period_reread(s);
         int r = sync_pass(s);
+        peer_set_healthy(peer, r == 0);
         if (r < 0)
             log_error("msg=\"sync pass failed\" error=\"%s\"", err_get());
         long long until = loop_now_ms() + (long long) poll * 1000;
@@ -638,6 +675,7 @@ int sync_run(struct sync *s, volatile sig_atomic_t *stop, volatile sig_atomic_t 
     }
     /* the batch in progress finished inside the pass: nothing in flight */
     sync_wait_below(s, 1);
+    peer_stop(peer);
     log_info("msg=\"stopped\"");
     return 0;
 }
