@@ -158,6 +158,7 @@ void sync_free(struct sync *s)
     state_close(&s->st);
     loop_free(s->loop);
     free(s->sid);
+    config_free(s->owned_cfg);
     free(s->notified);
     free(s->shard_lag);
     (void) pthread_mutex_destroy(&s->notify_lock);
@@ -614,6 +615,53 @@ void sync_notify(struct sync *s, const int *shards, size_t n)
     loop_wakeup(s->loop);
 }
 
+static bool same(const char *a, const char *b)
+{
+    return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+/* SIGHUP: a new snapshot, built beside the old; a bad one is refused and
+ * the old kept. Applied between passes, when no operation is in flight, so
+ * nothing holds a pointer into the old one. What a running process cannot
+ * change (source, state, listener) is kept, with a warning. */
+static void config_reload(struct sync *s, const char *path)
+{
+    struct config *ncfg = NULL;
+    struct config_problems pr = {0};
+    int r = config_load(&ncfg, &pr, path);
+    for (size_t i = 0; i < pr.n; i++)
+        log_error("msg=\"reload refused, old config kept\" problem=\"%s\"", pr.lines[i]);
+    for (size_t i = 0; i < pr.nwarnings; i++)
+        log_warn("%s", pr.warnings[i]);
+    config_problems_finish(&pr);
+    if (r < 0) {
+        if (pr.n == 0)
+            log_error("msg=\"reload refused, old config kept\" error=\"%s\"", strerror(-r));
+        return;
+    }
+    const struct config *o = s->cfg;
+    if (!same(o->source.endpoint, ncfg->source.endpoint) || !same(o->source.zone, ncfg->source.zone) ||
+        !same(o->source.zonegroup, ncfg->source.zonegroup) ||
+        !same(o->source.access_key, ncfg->source.access_key) ||
+        !same(o->source.secret, ncfg->source.secret) || !same(o->state.path, ncfg->state.path) ||
+        o->state.backend != ncfg->state.backend || !same(o->listen, ncfg->listen))
+        log_warn("msg=\"reload: source, state and listen changes need a restart; the rest is "
+                 "applied\"");
+    sync_wait_below(s, 1);
+    for (size_t i = 0; i < s->ntargets; i++)
+        s->targets[i].ops->destroy(s->targets[i].inst);
+    free(s->targets);
+    s->targets = NULL;
+    s->ntargets = 0;
+    /* keep what cannot change in a running process */
+    struct config *keep = s->owned_cfg;
+    s->cfg = ncfg;
+    s->owned_cfg = ncfg;
+    config_free(keep);
+    s->concurrency = ncfg->sync.concurrency ? ncfg->sync.concurrency : 32;
+    log_info("msg=\"config reloaded\" config=%s profiles=%zu", path, ncfg->nprofiles);
+}
+
 static void period_reread(struct sync *s)
 {
     struct rgw_period p = {0};
@@ -647,14 +695,13 @@ int sync_run(struct sync *s, volatile sig_atomic_t *stop, volatile sig_atomic_t 
         }
         log_info("msg=\"listening\" listen=%s", s->cfg->listen);
     }
-    unsigned poll = s->cfg->sync.poll_interval ? s->cfg->sync.poll_interval : 5;
     log_info("msg=\"following the source\" source=%s zone=%s shards=%d sid=%s",
              s->cfg->source.endpoint, s->cfg->source.zone, s->num_shards, s->sid);
     while (!*stop) {
+        unsigned poll = s->cfg->sync.poll_interval ? s->cfg->sync.poll_interval : 5;
         if (reload && *reload) {
             *reload = 0;
-            log_warn("msg=\"SIGHUP: config reload is not supported yet; restart to apply "
-                     "changes\"");
+            config_reload(s, config_path);
         }
         if (peer_take_period_change(peer))
             period_reread(s);

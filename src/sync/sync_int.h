@@ -38,6 +38,7 @@ struct sync_stats {
 
 struct sync {
     const struct config *cfg;
+    struct config *owned_cfg; /* a reloaded snapshot (the first is the caller's) */
     struct loop *loop;
     struct state st;
     struct rgw_source *src;
