@@ -6,6 +6,7 @@
 #include "http/xml.h"
 
 #include <ctype.h>
+#include <jansson.h>
 #include <errno.h>
 #include <openssl/evp.h>
 #include <stdio.h>
@@ -380,6 +381,20 @@ static void call_done(struct loop_xfer *x, CURLcode rc)
         /* an error document, also on 200 (S3 sends 200 then <Error> for
          * Complete and Copy): look at the root, whatever the status */
         have_error_doc = xml_parse_error(&xe, call->resp, call->resp_len) == 0;
+        if (!have_error_doc && call->resp[0] == '{') {
+            /* RGW's admin API answers errors in JSON: {"Code":..,"Message":..} */
+            json_t *j = json_loadb(call->resp, call->resp_len, 0, NULL);
+            const char *code = json_string_value(json_object_get(j, "Code"));
+            if (code) {
+                const char *msg = json_string_value(json_object_get(j, "Message"));
+                const char *rid = json_string_value(json_object_get(j, "RequestId"));
+                xe.code = strdup(code);
+                xe.message = msg && *msg ? strdup(msg) : NULL;
+                xe.request_id = rid ? strdup(rid) : NULL;
+                have_error_doc = xe.code != NULL;
+            }
+            json_decref(j);
+        }
     }
     call->err = status_to_errno((int) rc, call->status, have_error_doc ? xe.code : NULL,
                                 &call->retryable);

@@ -117,6 +117,13 @@ int sync_new(struct sync **out, const struct config *cfg)
     if (r < 0)
         goto fail;
     r = rgw_period_get(s->src, cfg->source.zonegroup, cfg->source.zone, &s->period);
+    if (r == -EACCES) {
+        char what[512];
+        (void) snprintf(what, sizeof(what), "%s", err_get());
+        err_set("the source %s refused our credentials (%s); check source.access_key and "
+                "source.secret in %s: they must be the zonegroup's system user's keys",
+                cfg->source.endpoint, what, cfg->path);
+    }
     if (r < 0)
         goto fail;
     if (!s->period.zone_id) {
