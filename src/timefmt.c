@@ -7,10 +7,13 @@
 #include <string.h>
 #include <time.h>
 
+/* Digits after a '.': at least one; past 9 they are dropped (truncated). */
 static int parse_fraction(const char *p, const char **end, long *nsec)
 {
     long n = 0;
     int digits = 0;
+    if (!isdigit((unsigned char) *p))
+        return -EINVAL;
     while (isdigit((unsigned char) *p)) {
         if (digits < 9) {
             n = n * 10 + (*p - '0');
@@ -36,9 +39,11 @@ int timefmt_parse(struct timefmt_ns *out, const char *text)
     p = strptime(text, "%Y-%m-%dT%H:%M:%S", &tm);
     if (p) {
         long nsec = 0;
-        if (*p == '.')
-            parse_fraction(p + 1, &p, &nsec);
-        if (*p != 'Z' && *p != '\0')
+        if (*p == '.' && parse_fraction(p + 1, &p, &nsec) < 0)
+            return -EINVAL;
+        if (*p == 'Z')
+            p++;
+        if (*p != '\0')
             return -EINVAL;
         out->sec = (int64_t) timegm(&tm);
         out->nsec = nsec;
@@ -47,11 +52,14 @@ int timefmt_parse(struct timefmt_ns *out, const char *text)
     /* sec.nsec */
     if (isdigit((unsigned char) text[0])) {
         char *end;
+        errno = 0;
         long long sec = strtoll(text, &end, 10);
+        if (errno == ERANGE)
+            return -EINVAL;
         long nsec = 0;
         p = end;
-        if (*p == '.')
-            parse_fraction(p + 1, &p, &nsec);
+        if (*p == '.' && parse_fraction(p + 1, &p, &nsec) < 0)
+            return -EINVAL;
         if (*p != '\0')
             return -EINVAL;
         out->sec = sec;

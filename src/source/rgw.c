@@ -3,6 +3,7 @@
 #include "err.h"
 #include "http/s3.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
@@ -66,38 +67,67 @@ static int call_prepare(struct s3_call *call, const char *bucket, const char *ke
     return r;
 }
 
-/* The JSON answer of a finished call into *out (new reference). A 2xx body
- * that does not parse is -EAGAIN: RGW streams listings, so an error
- * mid-stream truncates the JSON. */
-static int call_json(struct s3_call *call, const char *bucket, const char *key, json_t **out)
+/* A finished call's outcome: 0 when it has a 2xx answer in call->resp. */
+static int call_outcome(const struct s3_call *call)
 {
-    if (call->err < 0) {
-        if (call->detail)
-            err_set("source: %s", call->detail);
-        return call->err;
-    }
+    if (call->err < 0 && call->detail)
+        err_set("source: %s", call->detail);
+    return call->err;
+}
+
+/* body[0..len) as JSON into *out (new reference). A body that does not parse
+ * is -EAGAIN: RGW streams listings, so an error mid-stream truncates the
+ * JSON. body may be NULL when len is 0. */
+static int parse_json(const char *body, size_t len, const char *what, json_t **out)
+{
     json_error_t jerr;
-    json_t *j = json_loadb(call->resp ? call->resp : "", call->resp_len, JSON_DECODE_ANY, &jerr);
+    json_t *j = json_loadb(body ? body : "", body ? len : 0, JSON_DECODE_ANY, &jerr);
     if (!j) {
-        err_set("source: GET /%s/%s: unreadable JSON answer (%s at byte %d); will retry", bucket,
-                key ? key : "", jerr.text, jerr.position);
+        err_set("source: %s: unreadable JSON answer (%s at byte %d); will retry", what, jerr.text,
+                jerr.position);
         return -EAGAIN;
     }
     *out = j;
     return 0;
 }
 
-/* GET /<bucket>/<key>?query as the system user, synchronously. */
-static int get_json(struct rgw_source *src, const char *bucket, const char *key,
-                    const struct qp *q, size_t nq, json_t **out)
+/* A parser's -EAGAIN detail gets the request in front, so the one line the
+ * deciding caller logs says which request it was. Returns r. */
+static int in_request(int r, const char *bucket, const char *key)
+{
+    if (r != -EAGAIN)
+        return r;
+    char detail[1024];
+    const char *d = err_get();
+    if (strncmp(d, "source: ", 8) == 0)
+        d += 8;
+    (void) snprintf(detail, sizeof(detail), "%s", d); /* err_set() overwrites err_get()'s */
+    err_set("source: GET /%s/%s: %s", bucket, key ? key : "", detail);
+    return r;
+}
+
+/* GET /<bucket>/<key>?query as the system user, synchronously; on 0 the
+ * answer is in call->resp and the caller finishes the call either way. */
+static int get_call(struct rgw_source *src, struct s3_call *call, const char *bucket,
+                    const char *key, const struct qp *q, size_t nq)
+{
+    s3_call_init(call);
+    int r = call_prepare(call, bucket, key, q, nq);
+    if (r == 0) {
+        (void) s3_call_run(src->s3, call);
+        r = call_outcome(call);
+    }
+    return r;
+}
+
+/* The same, parsed as JSON into *out (new reference). */
+static int get_json(struct rgw_source *src, const char *bucket, const char *key, const struct qp *q,
+                    size_t nq, const char *what, json_t **out)
 {
     struct s3_call call;
-    s3_call_init(&call);
-    int r = call_prepare(&call, bucket, key, q, nq);
-    if (r == 0) {
-        (void) s3_call_run(src->s3, &call);
-        r = call_json(&call, bucket, key, out);
-    }
+    int r = get_call(src, &call, bucket, key, q, nq);
+    if (r == 0)
+        r = in_request(parse_json(call.resp, call.resp_len, what, out), bucket, key);
     s3_call_finish(&call);
     return r;
 }
@@ -162,7 +192,7 @@ int rgw_period_get(struct rgw_source *src, const char *zg_name, const char *zone
 {
     memset(out, 0, sizeof(*out));
     json_t *j = NULL;
-    int r = get_json(src, "admin", "realm/period", NULL, 0, &j);
+    int r = get_json(src, "admin", "realm/period", NULL, 0, "realm period", &j);
     if (r < 0)
         return r;
     json_t *zgs = json_object_get(json_object_get(j, "period_map"), "zonegroups");
@@ -202,7 +232,7 @@ int rgw_datalog_num_shards(struct rgw_source *src, int *out)
 {
     json_t *j = NULL;
     const struct qp q[] = {{"type", "data"}};
-    int r = get_json(src, "admin", "log", q, 1, &j);
+    int r = get_json(src, "admin", "log", q, 1, "datalog info", &j);
     if (r < 0)
         return r;
     int64_t n = jint(j, "num_objects", -1);
@@ -220,14 +250,11 @@ void rgw_dl_info_finish(struct rgw_dl_info *i)
     memset(i, 0, sizeof(*i));
 }
 
-int rgw_datalog_info(struct rgw_source *src, int shard, struct rgw_dl_info *out)
+int rgw_parse_dl_info(const char *body, size_t len, struct rgw_dl_info *out)
 {
     memset(out, 0, sizeof(*out));
-    char id[16];
-    (void) snprintf(id, sizeof(id), "%d", shard);
-    const struct qp q[] = {{"type", "data"}, {"id", id}, {"info", NULL}};
     json_t *j = NULL;
-    int r = get_json(src, "admin", "log", q, 3, &j);
+    int r = parse_json(body, len, "datalog shard info", &j);
     if (r < 0)
         return r;
     if (!json_is_object(j)) {
@@ -242,6 +269,20 @@ int rgw_datalog_info(struct rgw_source *src, int shard, struct rgw_dl_info *out)
         return -ENOMEM;
     }
     return 0;
+}
+
+int rgw_datalog_info(struct rgw_source *src, int shard, struct rgw_dl_info *out)
+{
+    memset(out, 0, sizeof(*out));
+    char id[16];
+    (void) snprintf(id, sizeof(id), "%d", shard);
+    const struct qp q[] = {{"type", "data"}, {"id", id}, {"info", NULL}};
+    struct s3_call call;
+    int r = get_call(src, &call, "admin", "log", q, 3);
+    if (r == 0)
+        r = in_request(rgw_parse_dl_info(call.resp, call.resp_len, out), "admin", "log");
+    s3_call_finish(&call);
+    return r;
 }
 
 void rgw_dl_page_finish(struct rgw_dl_page *p)
@@ -292,8 +333,24 @@ static int dl_page_parse(json_t *j, struct rgw_dl_page *out)
     if (!out->marker[0] && out->n) {
         free(out->marker);
         out->marker = strdup(out->entries[out->n - 1].log_id);
+        if (!out->marker) {
+            rgw_dl_page_finish(out);
+            return -ENOMEM;
+        }
     }
-    return out->marker ? 0 : -ENOMEM;
+    return 0;
+}
+
+int rgw_parse_dl_page(const char *body, size_t len, struct rgw_dl_page *out)
+{
+    memset(out, 0, sizeof(*out));
+    json_t *j = NULL;
+    int r = parse_json(body, len, "datalog list", &j);
+    if (r < 0)
+        return r;
+    r = dl_page_parse(j, out);
+    json_decref(j);
+    return r;
 }
 
 struct dl_list_q {
@@ -318,12 +375,11 @@ int rgw_datalog_list(struct rgw_source *src, int shard, const char *marker, int 
     memset(out, 0, sizeof(*out));
     struct dl_list_q l;
     dl_list_query(&l, shard, marker, max);
-    json_t *j = NULL;
-    int r = get_json(src, "admin", "log", l.q, 5, &j);
-    if (r < 0)
-        return r;
-    r = dl_page_parse(j, out);
-    json_decref(j);
+    struct s3_call call;
+    int r = get_call(src, &call, "admin", "log", l.q, 5);
+    if (r == 0)
+        r = in_request(rgw_parse_dl_page(call.resp, call.resp_len, out), "admin", "log");
+    s3_call_finish(&call);
     return r;
 }
 
@@ -338,12 +394,9 @@ static void dl_async_done(struct s3_call *call, void *ud)
 {
     struct dl_async *a = ud;
     struct rgw_dl_page page = {0};
-    json_t *j = NULL;
-    int r = call_json(call, "admin", "log", &j);
-    if (r == 0) {
-        r = dl_page_parse(j, &page);
-        json_decref(j);
-    }
+    int r = call_outcome(call);
+    if (r == 0)
+        r = in_request(rgw_parse_dl_page(call->resp, call->resp_len, &page), "admin", "log");
     rgw_dl_page_fn fn = a->fn;
     void *fud = a->ud;
     int shard = a->shard;
@@ -382,12 +435,16 @@ void rgw_bl_info_finish(struct rgw_bl_info *i)
     memset(i, 0, sizeof(*i));
 }
 
-int rgw_bilog_info(struct rgw_source *src, const char *bs_key, struct rgw_bl_info *out)
+/* max_marker comes in three forms (RGWRados::get_bucket_stats): bare for one
+ * shard of a sharded bucket; "0#<m>" for an unsharded bucket (its one index
+ * object is shard 0 of BucketIndexShardsManager); "0#<m0>,1#<m1>,..." for a
+ * whole sharded bucket. The first two name one log: its marker is <m>. The
+ * last is kept whole, the composite marker RGW takes back for that key. */
+int rgw_parse_bl_info(const char *body, size_t len, struct rgw_bl_info *out)
 {
     memset(out, 0, sizeof(*out));
-    const struct qp q[] = {{"type", "bucket-index"}, {"bucket-instance", bs_key}, {"info", NULL}};
     json_t *j = NULL;
-    int r = get_json(src, "admin", "log", q, 3, &j);
+    int r = parse_json(body, len, "bilog info", &j);
     if (r < 0)
         return r;
     if (!json_is_object(j)) {
@@ -395,11 +452,23 @@ int rgw_bilog_info(struct rgw_source *src, const char *bs_key, struct rgw_bl_inf
         return shape_error("bilog info");
     }
     const char *m = jstr(j, "max_marker", "");
-    const char *hash = strchr(m, '#'); /* "3#000..." when asked for a whole bucket */
-    out->max_marker = strdup(hash ? hash + 1 : m);
+    const char *hash = strchr(m, '#');
+    out->max_marker = strdup(hash && !strchr(m, ',') ? hash + 1 : m);
     out->syncstopped = jbool(j, "syncstopped");
     json_decref(j);
     return out->max_marker ? 0 : -ENOMEM;
+}
+
+int rgw_bilog_info(struct rgw_source *src, const char *bs_key, struct rgw_bl_info *out)
+{
+    memset(out, 0, sizeof(*out));
+    const struct qp q[] = {{"type", "bucket-index"}, {"bucket-instance", bs_key}, {"info", NULL}};
+    struct s3_call call;
+    int r = get_call(src, &call, "admin", "log", q, 3);
+    if (r == 0)
+        r = in_request(rgw_parse_bl_info(call.resp, call.resp_len, out), "admin", "log");
+    s3_call_finish(&call);
+    return r;
 }
 
 void rgw_bl_page_finish(struct rgw_bl_page *p)
@@ -439,40 +508,22 @@ static enum rgw_bl_op bl_op_parse(const char *s)
     return RGW_BL_UNKNOWN;
 }
 
-int rgw_bilog_list(struct rgw_source *src, const char *bs_key, const char *marker, int max,
-                   struct rgw_bl_page *out)
+static int bl_page_parse(json_t *j, struct rgw_bl_page *out)
 {
-    memset(out, 0, sizeof(*out));
-    char mx[16];
-    (void) snprintf(mx, sizeof(mx), "%d", max > 0 && max <= 1000 ? max : 1000);
-    const struct qp q[] = {{"type", "bucket-index"},
-                           {"bucket-instance", bs_key},
-                           {"marker", marker ? marker : ""},
-                           {"max-entries", mx},
-                           {"format", "json"}};
-    json_t *j = NULL;
-    int r = get_json(src, "admin", "log", q, 5, &j);
-    if (r < 0)
-        return r;
     /* Pacific: a bare array; later releases may wrap it in {"entries":..} */
     json_t *arr = json_is_array(j) ? j : json_object_get(j, "entries");
-    if (!json_is_array(arr)) {
-        json_decref(j);
+    if (!json_is_array(arr))
         return shape_error("bilog list");
-    }
     size_t n = json_array_size(arr);
     out->entries = calloc(n ? n : 1, sizeof(*out->entries));
-    if (!out->entries) {
-        json_decref(j);
+    if (!out->entries)
         return -ENOMEM;
-    }
     size_t i;
     json_t *e;
     json_array_foreach(arr, i, e) {
         const char *op_id = jstr(e, "op_id", NULL);
         const char *object = jstr(e, "object", NULL);
         if (!op_id || !object) {
-            json_decref(j);
             rgw_bl_page_finish(out);
             return shape_error("bilog list (entry without op_id or object)");
         }
@@ -493,7 +544,6 @@ int rgw_bilog_list(struct rgw_source *src, const char *bs_key, const char *marke
         if (nz) {
             b->zones_trace = calloc(nz, sizeof(char *));
             if (!b->zones_trace) {
-                json_decref(j);
                 rgw_bl_page_finish(out);
                 return -ENOMEM;
             }
@@ -501,17 +551,49 @@ int rgw_bilog_list(struct rgw_source *src, const char *bs_key, const char *marke
             json_t *z;
             json_array_foreach(zt, k, z) {
                 const char *s = json_is_string(z) ? json_string_value(z) : jstr(z, "entry", "");
-                b->zones_trace[b->nzones_trace++] = strdup(s);
+                if (!(b->zones_trace[b->nzones_trace++] = strdup(s))) {
+                    rgw_bl_page_finish(out);
+                    return -ENOMEM;
+                }
             }
         }
         if (!b->id || !b->object || !b->instance || !b->timestamp) {
-            json_decref(j);
             rgw_bl_page_finish(out);
             return -ENOMEM;
         }
     }
-    json_decref(j);
     return 0;
+}
+
+int rgw_parse_bl_page(const char *body, size_t len, struct rgw_bl_page *out)
+{
+    memset(out, 0, sizeof(*out));
+    json_t *j = NULL;
+    int r = parse_json(body, len, "bilog list", &j);
+    if (r < 0)
+        return r;
+    r = bl_page_parse(j, out);
+    json_decref(j);
+    return r;
+}
+
+int rgw_bilog_list(struct rgw_source *src, const char *bs_key, const char *marker, int max,
+                   struct rgw_bl_page *out)
+{
+    memset(out, 0, sizeof(*out));
+    char mx[16];
+    (void) snprintf(mx, sizeof(mx), "%d", max > 0 && max <= 1000 ? max : 1000);
+    const struct qp q[] = {{"type", "bucket-index"},
+                           {"bucket-instance", bs_key},
+                           {"marker", marker ? marker : ""},
+                           {"max-entries", mx},
+                           {"format", "json"}};
+    struct s3_call call;
+    int r = get_call(src, &call, "admin", "log", q, 5);
+    if (r == 0)
+        r = in_request(rgw_parse_bl_page(call.resp, call.resp_len, out), "admin", "log");
+    s3_call_finish(&call);
+    return r;
 }
 
 int rgw_index_key_parse(const char *index_key, char **name_out, bool *namespaced)
@@ -549,7 +631,7 @@ int rgw_bucket_instances(struct rgw_source *src, const char *marker, struct rgw_
     memset(out, 0, sizeof(*out));
     const struct qp q[] = {{"max-entries", "1000"}, {marker ? "marker" : NULL, marker}};
     json_t *j = NULL;
-    int r = get_json(src, "admin", "metadata/bucket.instance", q, 2, &j);
+    int r = get_json(src, "admin", "metadata/bucket.instance", q, 2, "bucket.instance list", &j);
     if (r < 0)
         return r;
     json_t *keys = json_is_array(j) ? j : json_object_get(j, "keys");
@@ -592,13 +674,11 @@ void rgw_bucket_finish(struct rgw_bucket *b)
     memset(b, 0, sizeof(*b));
 }
 
-int rgw_bucket_instance_get(struct rgw_source *src, const char *instance_key,
-                            struct rgw_bucket *out)
+int rgw_parse_bucket_instance(const char *body, size_t len, struct rgw_bucket *out)
 {
     memset(out, 0, sizeof(*out));
-    const struct qp q[] = {{"key", instance_key}};
     json_t *j = NULL;
-    int r = get_json(src, "admin", "metadata/bucket.instance", q, 1, &j);
+    int r = parse_json(body, len, "bucket.instance get", &j);
     if (r < 0)
         return r;
     json_t *info = json_object_get(json_object_get(j, "data"), "bucket_info");
@@ -623,11 +703,25 @@ int rgw_bucket_instance_get(struct rgw_source *src, const char *instance_key,
     return 0;
 }
 
+int rgw_bucket_instance_get(struct rgw_source *src, const char *instance_key,
+                            struct rgw_bucket *out)
+{
+    memset(out, 0, sizeof(*out));
+    const struct qp q[] = {{"key", instance_key}};
+    struct s3_call call;
+    int r = get_call(src, &call, "admin", "metadata/bucket.instance", q, 1);
+    if (r == 0)
+        r = in_request(rgw_parse_bucket_instance(call.resp, call.resp_len, out), "admin",
+                       "metadata/bucket.instance");
+    s3_call_finish(&call);
+    return r;
+}
+
 int rgw_bucket_current(struct rgw_source *src, const char *bucket, char **bucket_id)
 {
     const struct qp q[] = {{"key", bucket}};
     json_t *j = NULL;
-    int r = get_json(src, "admin", "metadata/bucket", q, 1, &j);
+    int r = get_json(src, "admin", "metadata/bucket", q, 1, "bucket get", &j);
     if (r < 0)
         return r;
     const char *id = jstr(json_object_get(json_object_get(j, "data"), "bucket"), "bucket_id", NULL);
@@ -661,15 +755,23 @@ int rgw_bs_key_parse(const char *bs_key, char **tenant, char **name, char **buck
     const char *slash = strchr(bs_key, '/');
     const char *start = slash ? slash + 1 : bs_key;
     const char *c1 = strchr(start, ':');
-    if (!c1 || c1 == start) {
+    if (!c1) {
         err_set("source: bucket shard key \"%s\" has no instance id", bs_key);
         return -EINVAL;
     }
+    if (c1 == start) {
+        err_set("source: bucket shard key \"%s\" has an empty bucket name", bs_key);
+        return -EINVAL;
+    }
     const char *c2 = strchr(c1 + 1, ':');
+    if (c1[1] == '\0' || c2 == c1 + 1) {
+        err_set("source: bucket shard key \"%s\" has an empty instance id", bs_key);
+        return -EINVAL;
+    }
     if (c2) {
         char *end;
         long s = strtol(c2 + 1, &end, 10);
-        if (*end || end == c2 + 1 || s < 0 || s > 65535) {
+        if (!isdigit((unsigned char) c2[1]) || *end || s > 65535) {
             err_set("source: bucket shard key \"%s\" has a bad shard number", bs_key);
             return -EINVAL;
         }
@@ -712,28 +814,11 @@ static char *strip_quotes(const char *s)
     return strdup(s);
 }
 
-int rgw_list_shard(struct rgw_source *src, const struct rgw_bucket *b, int shard,
-                   const char *key_marker, const char *version_marker, int max,
-                   struct rgw_obj_page *out)
+int rgw_parse_obj_page(const char *body, size_t len, struct rgw_obj_page *out)
 {
     memset(out, 0, sizeof(*out));
-    char *inst = rgw_bs_key(b, shard);
-    if (!inst)
-        return -ENOMEM;
-    char mx[16];
-    (void) snprintf(mx, sizeof(mx), "%d", max > 0 && max <= 1000 ? max : 1000);
-    const struct qp q[] = {
-        {"rgwx-bucket-instance", inst},
-        {"versions", NULL},
-        {"format", "json"},
-        {"objs-container", "true"},
-        {"max-keys", mx},
-        {key_marker && *key_marker ? "key-marker" : NULL, key_marker},
-        {version_marker && *version_marker ? "version-id-marker" : NULL, version_marker},
-    };
     json_t *j = NULL;
-    int r = get_json(src, b->name, NULL, q, sizeof(q) / sizeof(q[0]), &j);
-    free(inst);
+    int r = parse_json(body, len, "bucket shard listing", &j);
     if (r < 0)
         return r;
     json_t *entries = json_object_get(j, "Entries");
@@ -775,4 +860,32 @@ int rgw_list_shard(struct rgw_source *src, const struct rgw_bucket *b, int shard
     }
     json_decref(j);
     return 0;
+}
+
+int rgw_list_shard(struct rgw_source *src, const struct rgw_bucket *b, int shard,
+                   const char *key_marker, const char *version_marker, int max,
+                   struct rgw_obj_page *out)
+{
+    memset(out, 0, sizeof(*out));
+    char *inst = rgw_bs_key(b, shard);
+    if (!inst)
+        return -ENOMEM;
+    char mx[16];
+    (void) snprintf(mx, sizeof(mx), "%d", max > 0 && max <= 1000 ? max : 1000);
+    const struct qp q[] = {
+        {"rgwx-bucket-instance", inst},
+        {"versions", NULL},
+        {"format", "json"},
+        {"objs-container", "true"},
+        {"max-keys", mx},
+        {key_marker && *key_marker ? "key-marker" : NULL, key_marker},
+        {version_marker && *version_marker ? "version-id-marker" : NULL, version_marker},
+    };
+    struct s3_call call;
+    int r = get_call(src, &call, b->name, NULL, q, sizeof(q) / sizeof(q[0]));
+    free(inst);
+    if (r == 0)
+        r = in_request(rgw_parse_obj_page(call.resp, call.resp_len, out), b->name, NULL);
+    s3_call_finish(&call);
+    return r;
 }

@@ -6,7 +6,14 @@
  * Every call is synchronous on the caller's loop (other transfers keep
  * moving while it waits). Errors: 0 or a negative errno; a body that is not
  * the JSON expected (a truncated stream included) is -EAGAIN: retryable.
- * Result structs are caller storage; *_finish() frees and accepts zeroed. */
+ * Result structs are caller storage; *_finish() frees and accepts zeroed.
+ *
+ * The answers are read by pure parsers, rgw_parse_*(), that the calls use
+ * and tests can feed: body[0..len) is the HTTP body (need not be
+ * NUL-terminated; NULL with len 0 reads as empty). They zero *out first and
+ * return 0, -EAGAIN with err_set() when the body is not JSON (a truncated
+ * stream) or not the shape expected, or -ENOMEM; on error *out holds
+ * nothing. Unknown fields are ignored, so later releases' additions pass. */
 #ifndef RGW2CLOUD_RGW_H
 #define RGW2CLOUD_RGW_H
 
@@ -50,6 +57,8 @@ struct rgw_dl_info {
 };
 int rgw_datalog_info(struct rgw_source *src, int shard, struct rgw_dl_info *out);
 void rgw_dl_info_finish(struct rgw_dl_info *i);
+/* The answer to GET /admin/log?type=data&id=N&info: {"marker","last_update"}. */
+int rgw_parse_dl_info(const char *body, size_t len, struct rgw_dl_info *out);
 
 struct rgw_dl_entry {
     char *log_id;    /* this entry's marker */
@@ -66,6 +75,13 @@ struct rgw_dl_page {
 int rgw_datalog_list(struct rgw_source *src, int shard, const char *marker, int max,
                      struct rgw_dl_page *out);
 void rgw_dl_page_finish(struct rgw_dl_page *p);
+/* The answer to a datalog list with extra-info=true:
+ * {"marker","truncated","entries":[{"log_id","log_timestamp","entry":{"key",..}}]}.
+ * Markers (omap, FIFO, "G<gen>@" prefixed) are opaque and copied as given.
+ * An entry without log_id or key is a shape error; an empty page keeps the
+ * answer's marker (RGW sends ""), a non-empty one with marker "" takes the
+ * last log_id. */
+int rgw_parse_dl_page(const char *body, size_t len, struct rgw_dl_page *out);
 
 /* The same, asynchronously: fn(ud, shard, err, page) is called once from the
  * loop; the page (empty on error) then belongs to fn. Many shards can be
@@ -82,6 +98,10 @@ struct rgw_bl_info {
 };
 int rgw_bilog_info(struct rgw_source *src, const char *bs_key, struct rgw_bl_info *out);
 void rgw_bl_info_finish(struct rgw_bl_info *i);
+/* The answer to GET /admin/log?type=bucket-index&bucket-instance=K&info.
+ * max_marker: bare for one shard; "0#<m>" (an unsharded bucket) gives <m>;
+ * a composite "0#<m0>,1#<m1>,..." (a whole sharded bucket) is kept whole. */
+int rgw_parse_bl_info(const char *body, size_t len, struct rgw_bl_info *out);
 
 enum rgw_bl_op {
     RGW_BL_UNKNOWN = 0,
@@ -116,9 +136,15 @@ struct rgw_bl_page {
 int rgw_bilog_list(struct rgw_source *src, const char *bs_key, const char *marker, int max,
                    struct rgw_bl_page *out);
 void rgw_bl_page_finish(struct rgw_bl_page *p);
+/* The answer to a bilog list: a bare array of entries (Pacific) or
+ * {"entries":[...],..} (Quincy+ format-ver=2). An entry without op_id or
+ * object is a shape error; an unknown op is RGW_BL_UNKNOWN; a missing state
+ * counts as complete. */
+int rgw_parse_bl_page(const char *body, size_t len, struct rgw_bl_page *out);
 
 /* Parse a bilog index key: "__x" -> "x" (escaped leading '_'); "_ns_x" ->
- * namespaced (*ns_out true). *name_out malloc'd. */
+ * "x" and *namespaced true (multipart parts, shadow objects: not objects of
+ * their own); anything else is the name as is. *name_out malloc'd. */
 int rgw_index_key_parse(const char *index_key, char **name_out, bool *namespaced);
 
 /* ---- bucket metadata */
@@ -144,13 +170,20 @@ struct rgw_bucket {
 /* instance_key "[tenant/]name:id". -ENOENT when the instance is gone. */
 int rgw_bucket_instance_get(struct rgw_source *src, const char *instance_key,
                             struct rgw_bucket *out);
+/* The answer to GET /admin/metadata/bucket.instance?key=K:
+ * data.bucket_info.{bucket{tenant,name,bucket_id},owner,num_shards,flags}.
+ * owner is taken as a string (Pacific: "id" or "tenant$id") or an object's
+ * "id"; a missing num_shards or flags is 0. */
+int rgw_parse_bucket_instance(const char *body, size_t len, struct rgw_bucket *out);
 /* The current instance id of bucket "[tenant/]name" into *bucket_id. */
 int rgw_bucket_current(struct rgw_source *src, const char *bucket, char **bucket_id);
 void rgw_bucket_finish(struct rgw_bucket *b);
 
 /* "[tenant/]name:id[:shard]" for b and shard (-1 = unsharded). malloc'd. */
 char *rgw_bs_key(const struct rgw_bucket *b, int shard);
-/* Split a bucket shard key into tenant/name/id/shard. */
+/* Split a bucket shard key into tenant ("" when none), name, id and shard
+ * (-1 when absent), all malloc'd. -EINVAL (err_set) when the name or the id
+ * is empty or the shard is not a number in 0..65535; then nothing is set. */
 int rgw_bs_key_parse(const char *bs_key, char **tenant, char **name, char **bucket_id,
                      int *shard);
 
@@ -162,7 +195,7 @@ struct rgw_obj {
     bool is_latest;
     char *etag;  /* unquoted */
     uint64_t size;
-    char *mtime; /* RgwxMtime "sec.nsec" when given, else LastModified */
+    char *mtime; /* RgwxMtime (ns) when given, else LastModified: timefmt_parse() */
     uint64_t versioned_epoch;
     char *owner;
 };
@@ -176,5 +209,11 @@ int rgw_list_shard(struct rgw_source *src, const struct rgw_bucket *b, int shard
                    const char *key_marker, const char *version_marker, int max,
                    struct rgw_obj_page *out);
 void rgw_obj_page_finish(struct rgw_obj_page *p);
+/* The answer to that listing (objs-container=true):
+ * {"IsTruncated","Entries":[{"Key","VersionId","IsDeleteMarker","IsLatest",
+ * "ETag","Size","RgwxMtime","VersionedEpoch","Owner":{"ID"}},..]}. RGW
+ * prints some booleans as strings ("false"); both forms are read. The ETag
+ * loses its quotes. An entry without Key is a shape error. */
+int rgw_parse_obj_page(const char *body, size_t len, struct rgw_obj_page *out);
 
 #endif

@@ -39,6 +39,27 @@ static int add_tenanted(struct buf *b, const char *tenant, const char *name)
     return r < 0 ? r : buf_add(b, name, strlen(name));
 }
 
+/* ${owner} as RGW's cloud module writes it, "<owner tenant>-<owner id>", but
+ * never empty: a plain id for an untenanted owner. Pacific prints the owner
+ * as rgw_user::to_str(), "tenant$id" or "tenant$ns$id" (rgw_user::from_str
+ * takes the id after the last '$'); an owner without a tenant of its own
+ * takes the bucket's. */
+static int add_owner(struct buf *b, const char *bucket_tenant, const char *owner)
+{
+    const char *dollar = strchr(owner, '$');
+    if (!dollar)
+        return add_tenanted(b, bucket_tenant, owner);
+    const char *id = strrchr(owner, '$') + 1;
+    if (!*id)
+        return -EINVAL;
+    if (dollar == owner)
+        return add_tenanted(b, bucket_tenant, id);
+    int r = buf_add(b, owner, (size_t) (dollar - owner));
+    if (r == 0)
+        r = buf_add(b, "-", 1);
+    return r < 0 ? r : buf_add(b, id, strlen(id));
+}
+
 /* The value of variable name[0..n) into b; -EINVAL when unknown or empty. */
 static int add_var(struct buf *b, const char *name, size_t n, const struct mapping_vars *v)
 {
@@ -46,7 +67,7 @@ static int add_var(struct buf *b, const char *name, size_t n, const struct mappi
     if (IS("bucket"))
         return v->bucket && *v->bucket ? add_tenanted(b, v->tenant, v->bucket) : -EINVAL;
     if (IS("owner"))
-        return v->owner && *v->owner ? add_tenanted(b, v->tenant, v->owner) : -EINVAL;
+        return v->owner && *v->owner ? add_owner(b, v->tenant, v->owner) : -EINVAL;
     const char *val = IS("sid")            ? v->sid
                       : IS("zonegroup")    ? v->zonegroup
                       : IS("zonegroup_id") ? v->zonegroup_id

@@ -13,12 +13,13 @@ struct mapping_vars {
     const char *zone_id; /* our zone's id */
     const char *tenant;  /* "" when none */
     const char *bucket;  /* plain name */
-    const char *owner;   /* owner id ("tenant$id" style ids are taken as given) */
+    const char *owner;   /* owner as bucket_info prints it: "id" or "tenant$id" */
 };
 
 /* Expand template with vars into *out (malloc'd). ${bucket} is
- * "<tenant>-<name>" for tenanted buckets; ${owner} is "<tenant>-<owner>"
- * for tenanted owners and the owner id otherwise — never silently empty.
+ * "<tenant>-<name>" for tenanted buckets; ${owner} is "<tenant>-<id>" for
+ * a tenanted owner ("tenant$id") or bucket, the owner id otherwise — never
+ * silently empty.
  * -EINVAL with err_set() for an unknown variable or an empty expansion. */
 int mapping_expand(char **out, const char *template_, const struct mapping_vars *vars);
 
