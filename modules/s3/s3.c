@@ -14,6 +14,8 @@
 #include "err.h"
 #include "http/s3.h"
 #include "log.h"
+#include "multipart.h"
+#include "sync/parts.h"
 #include "timefmt.h"
 
 #include <errno.h>
@@ -33,6 +35,8 @@ struct s3_target {
     char **buckets; /* created (or found ours) in this process */
     size_t nbuckets;
     bool dry_run;
+    uint64_t threshold; /* objects this large or larger go multipart */
+    struct mp_env mp;
 };
 
 enum copy_state { CP_HEAD_SRC, CP_HEAD_DST, CP_MKBUCKET, CP_TRANSFER, CP_DELETE };
@@ -79,6 +83,21 @@ static int s3t_create(const struct target_env *env, void **inst)
         free(t);
         return r;
     }
+    const struct config *cfg = env->cfg;
+    t->threshold = cfg && cfg->s3.multipart_sync_threshold ? cfg->s3.multipart_sync_threshold
+                                                            : 32ull << 20;
+    t->mp = (struct mp_env){
+        .loop = env->loop,
+        .dst = t->s3,
+        .st = env->st,
+        .pool = env->pool,
+        .target_id = env->conn->id ? env->conn->id : env->conn->endpoint,
+        .min_part = cfg ? cfg->s3.multipart_min_part_size : 32ull << 20,
+        .provider_min = env->conn->provider == CFG_PROVIDER_COS ? PARTS_COS_MIN : PARTS_AWS_MIN,
+        .part_concurrency = cfg && cfg->sync.part_concurrency ? cfg->sync.part_concurrency : 8,
+        /* COS's multipart ETag is not the md5 of the part md5s */
+        .etag_md5_of_parts = env->conn->provider != CFG_PROVIDER_COS,
+    };
     *inst = t;
     return 0;
 }
@@ -336,8 +355,52 @@ static int add_put_headers(struct copy *c)
     return r;
 }
 
+static void on_multipart_done(void *ud, int err, char *detail, uint64_t bytes_sent)
+{
+    struct copy *c = ud;
+    c->ev->bytes_sent = bytes_sent;
+    if (err == -ESTALE) {
+        /* the source changed mid-upload: the upload is aborted and the log
+         * entry of the change brings the new version */
+        c->ev->skipped = true;
+        err = 0;
+    }
+    copy_end(c, err, detail);
+    free(detail);
+}
+
+/* Large objects: the resumable parallel multipart engine (multipart.c),
+ * with the same metadata on CreateMultipartUpload as a single PUT has. */
+static void multipart_start(struct copy *c)
+{
+    c->state = CP_TRANSFER;
+    s3_call_finish(&c->put);
+    int r = s3_call_set(&c->put, "POST", c->ev->dst_bucket, c->ev->dst_key);
+    if (r == 0)
+        r = add_put_headers(c);
+    const char **hdr = NULL;
+    if (r == 0 && !(hdr = calloc(2 * c->put.nheaders + 1, sizeof(char *))))
+        r = -ENOMEM;
+    for (size_t i = 0; r == 0 && i < c->put.nheaders; i++) {
+        hdr[2 * i] = c->put.headers[i].name;
+        hdr[2 * i + 1] = c->put.headers[i].value;
+    }
+    if (r == 0 && (!c->t->mp.st || !c->t->mp.pool))
+        r = -EINVAL; /* a target without state cannot resume: refuse rather than lose parts */
+    if (r == 0)
+        r = mp_start(&c->t->mp, c->ev, c->etag, c->mtime, c->size, hdr, 2 * c->put.nheaders,
+                     on_multipart_done, c);
+    free(hdr);
+    if (r < 0)
+        copy_end(c, r, "s3 target: cannot start the multipart upload");
+}
+
 static void transfer_start(struct copy *c)
 {
+    if (c->size >= c->t->threshold) {
+        multipart_start(c);
+        return;
+    }
     c->state = CP_TRANSFER;
     c->md5 = EVP_MD_CTX_new();
     c->ring = c->size ? malloc(RING_SIZE) : NULL;

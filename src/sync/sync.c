@@ -7,6 +7,7 @@
 #include "http/loop.h"
 #include "log.h"
 #include "server/server.h"
+#include "sync/parts.h"
 #include "sync/peer.h"
 #include "sync/sync_int.h"
 #include "timefmt.h"
@@ -55,7 +56,14 @@ int sync_target(struct sync *s, const struct cfg_connection *conn, struct target
     t->conn = conn;
     t->ops = &target_s3;
     t->inst = NULL;
-    struct target_env env = {.loop = s->loop, .conn = conn, .dry_run = false};
+    struct target_env env = {
+        .loop = s->loop,
+        .conn = conn,
+        .cfg = s->cfg,
+        .st = &s->st,
+        .pool = s->pool,
+        .dry_run = false,
+    };
     int r = t->ops->create(&env, &t->inst);
     if (r < 0)
         return r;
@@ -113,6 +121,10 @@ int sync_new(struct sync **out, const struct config *cfg)
     r = state_open(&s->st, cfg);
     if (r < 0)
         goto fail;
+    r = bufpool_new(&s->pool, cfg->sync.max_inflight_bytes ? cfg->sync.max_inflight_bytes
+                                                            : 1ull << 30);
+    if (r < 0)
+        goto fail;
     r = sid_load(s);
     if (r < 0)
         goto fail;
@@ -163,6 +175,7 @@ void sync_free(struct sync *s)
     rgw_period_finish(&s->period);
     rgw_source_free(s->src);
     state_close(&s->st);
+    bufpool_free(s->pool);
     loop_free(s->loop);
     free(s->sid);
     config_free(s->owned_cfg);
@@ -704,15 +717,27 @@ int sync_run(struct sync *s, volatile sig_atomic_t *stop, volatile sig_atomic_t 
     }
     log_info("msg=\"following the source\" source=%s zone=%s shards=%d sid=%s",
              s->cfg->source.endpoint, s->cfg->source.zone, s->num_shards, s->sid);
+    /* A start or a reload is how a fixed config (target credentials, an
+     * endpoint) takes effect: the retry list is retried at once, whatever
+     * its stored backoff (RGW keeps that backoff in memory, so a restarted
+     * RGW does the same). Else a restart waits up to RETRY_MAX. */
+    bool retry_all = true;
     while (!*stop) {
         unsigned poll = s->cfg->sync.poll_interval ? s->cfg->sync.poll_interval : 5;
         if (reload && *reload) {
             *reload = 0;
             config_reload(s, config_path);
+            retry_all = true;
         }
         if (peer_take_period_change(peer))
             period_reread(s);
         int r = sync_pass(s);
+        if (r == 0 && retry_all && !*stop) {
+            r = sync_retry_all(s);
+            if (r == -EINTR)
+                r = 0;
+        }
+        retry_all = false;
         peer_set_healthy(peer, r == 0);
         if (r < 0)
             log_error("msg=\"sync pass failed\" error=\"%s\"", err_get());

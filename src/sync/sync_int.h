@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+struct bufpool;
 struct config;
 struct cfg_connection;
 struct loop;
@@ -46,6 +47,7 @@ struct sync {
     char *sid;
     int num_shards;
 
+    struct bufpool *pool; /* part buffers of every multipart copy */
     struct target_inst *targets;
     size_t ntargets;
 

@@ -12,9 +12,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+struct bufpool;
 struct cfg_connection;
+struct config;
 struct loop;
 struct s3_client;
+struct state;
 
 #define TARGET_ABI_1 1u
 
@@ -58,6 +61,9 @@ struct sync_event {
 struct target_env {
     struct loop *loop;
     const struct cfg_connection *conn; /* borrowed; outlives the instance */
+    const struct config *cfg;          /* borrowed: s3.* and sync.* settings */
+    struct state *st;                  /* borrowed: upload records (resume) */
+    struct bufpool *pool;              /* borrowed: part buffers, shared budget */
     bool dry_run;                      /* MUST NOT write anything */
 };
 

@@ -1,0 +1,719 @@
+#include "multipart.h"
+
+#include "err.h"
+#include "http/loop.h"
+#include "http/s3.h"
+#include "http/xml.h"
+#include "log.h"
+#include "state/state_api.h"
+#include "sync/parts.h"
+#include "sync/target.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#define PART_ATTEMPTS 6
+#define POOL_WAIT_MS 20
+
+enum part_state { PART_TODO = 0, PART_BUSY, PART_DONE };
+
+struct mp;
+
+struct part_job {
+    struct mp *m;
+    uint32_t n;
+    char *buf;
+    size_t len, got;
+    int attempts;
+    struct s3_call get, put;
+    struct loop_timer timer;
+};
+
+struct mp {
+    struct mp_env env;
+    struct s3_client *src;
+    char *src_bucket, *key, *version, *dst_bucket, *dst_key;
+    char *etag, *mtime;
+    uint64_t size;
+    char **hdr; /* name, value, ... */
+    size_t nhdr;
+    mp_done_fn done;
+    void *ud;
+
+    char *id;
+    char *upload_id;
+    struct part_plan plan;
+    uint8_t *pstate;
+    char **petag; /* per part, unquoted */
+    uint32_t next;
+    unsigned inflight;
+    int err;            /* first failure: no new parts start */
+    char detail[512];
+    bool source_changed;
+    uint64_t bytes_sent;
+    int list_marker;
+
+    struct s3_call ctl; /* create / list / complete / head / abort, one at a time */
+    struct loop_timer pool_timer;
+    int64_t started;
+    bool pumping, repump;
+    char *stale_bucket, *stale_key, *stale_upload; /* an older version's upload to abort */
+};
+
+static void mp_free(struct mp *m)
+{
+    free(m->src_bucket);
+    free(m->key);
+    free(m->version);
+    free(m->dst_bucket);
+    free(m->dst_key);
+    free(m->etag);
+    free(m->mtime);
+    for (size_t i = 0; i < m->nhdr; i++)
+        free(m->hdr[i]);
+    free(m->hdr);
+    free(m->id);
+    free(m->upload_id);
+    free(m->stale_bucket);
+    free(m->stale_key);
+    free(m->stale_upload);
+    if (m->petag)
+        for (uint32_t i = 0; i < m->plan.nparts; i++)
+            free(m->petag[i]);
+    free(m->petag);
+    free(m->pstate);
+    s3_call_finish(&m->ctl);
+    loop_timer_cancel(m->env.loop, &m->pool_timer);
+    free(m);
+}
+
+static void mp_end(struct mp *m, int err)
+{
+    char *detail = err < 0 ? strdup(m->detail[0] ? m->detail : strerror(-err)) : NULL;
+    mp_done_fn fn = m->done;
+    void *ud = m->ud;
+    uint64_t bytes = m->bytes_sent;
+    mp_free(m);
+    fn(ud, err, detail, bytes);
+}
+
+static void fail(struct mp *m, int err, const char *detail)
+{
+    if (m->err == 0) {
+        m->err = err;
+        (void) snprintf(m->detail, sizeof(m->detail), "%s", detail ? detail : strerror(-err));
+    }
+}
+
+/* ---------------------------------------------------------------- record */
+
+static int record_write(struct mp *m)
+{
+    json_t *parts = json_array();
+    for (uint32_t i = 0; i < m->plan.nparts; i++) {
+        if (m->pstate[i] != PART_DONE || !m->petag[i])
+            continue;
+        json_t *p = json_object();
+        json_object_set_new(p, "n", json_integer(i + 1));
+        json_object_set_new(p, "etag", json_string(m->petag[i]));
+        json_array_append_new(parts, p); /* steals p */
+    }
+    char *pj = json_dumps(parts, JSON_COMPACT);
+    json_decref(parts);
+    if (!pj)
+        return -ENOMEM;
+    struct state_upload u = {
+        .id = m->id,
+        .src_bucket = m->src_bucket,
+        .src_key = m->key,
+        .src_version = m->version,
+        .src_etag = m->etag,
+        .src_mtime = m->mtime,
+        .size = m->size,
+        .target = (char *) m->env.target_id,
+        .dst_bucket = m->dst_bucket,
+        .dst_key = m->dst_key,
+        .upload_id = m->upload_id,
+        .part_size = m->plan.part_size,
+        .parts_json = pj,
+        .started = m->started,
+    };
+    int r = m->env.st->ops->upload_put(m->env.st->inst, &u);
+    free(pj);
+    return r;
+}
+
+/* ------------------------------------------------------------- complete */
+
+static void on_abort_done(struct s3_call *call, void *ud)
+{
+    struct mp *m = ud;
+    if (call->err < 0 && call->err != -ENOENT)
+        log_warn("target=s3 key=\"%s\" msg=\"abort of a stale upload failed; the sweeper will "
+                 "retry\" error=\"%s\"",
+                 m->dst_key, call->detail ? call->detail : "");
+    else
+        (void) m->env.st->ops->upload_del(m->env.st->inst, m->id);
+    mp_end(m, m->source_changed ? -ESTALE : m->err);
+}
+
+/* The source changed (or the job must start over): abort the target's
+ * upload so nobody pays for its parts, drop the record, then report. */
+static void abort_upload(struct mp *m)
+{
+    s3_call_finish(&m->ctl);
+    int r = s3_call_set(&m->ctl, "DELETE", m->dst_bucket, m->dst_key);
+    if (r == 0)
+        r = s3_call_query(&m->ctl, "uploadId", m->upload_id);
+    if (r == 0)
+        r = s3_call_start(m->env.dst, &m->ctl, on_abort_done, m);
+    if (r < 0)
+        mp_end(m, m->source_changed ? -ESTALE : m->err);
+}
+
+static void composite_etag(struct mp *m, char out[48])
+{
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    (void) EVP_DigestInit_ex(ctx, EVP_md5(), NULL);
+    for (uint32_t i = 0; i < m->plan.nparts; i++) {
+        unsigned char bin[16];
+        const char *h = m->petag[i];
+        for (int k = 0; k < 16 && h && h[2 * k] && h[2 * k + 1]; k++) {
+            char pair[3] = {h[2 * k], h[2 * k + 1], 0};
+            bin[k] = (unsigned char) strtoul(pair, NULL, 16);
+        }
+        (void) EVP_DigestUpdate(ctx, bin, 16);
+    }
+    unsigned char md[16];
+    unsigned int n = 0;
+    (void) EVP_DigestFinal_ex(ctx, md, &n);
+    EVP_MD_CTX_free(ctx);
+    for (int k = 0; k < 16; k++)
+        (void) snprintf(out + 2 * k, 3, "%02x", md[k]);
+    (void) snprintf(out + 32, 16, "-%u", m->plan.nparts);
+}
+
+static void on_head_after_complete(struct s3_call *call, void *ud)
+{
+    struct mp *m = ud;
+    char *etag = NULL;
+    if (call->err == 0 && s3_call_etag(call, &etag) == 0 && m->env.etag_md5_of_parts) {
+        char want[48];
+        composite_etag(m, want);
+        if (strcasecmp(etag, want) != 0) {
+            char d[256];
+            (void) snprintf(d, sizeof(d), "s3 target: %s/%s: completed ETag %s, expected %s",
+                            m->dst_bucket, m->dst_key, etag, want);
+            fail(m, -EBADMSG, d);
+        }
+    }
+    free(etag);
+    /* the object is whole on the target either way: the record goes */
+    (void) m->env.st->ops->upload_del(m->env.st->inst, m->id);
+    mp_end(m, m->err);
+}
+
+static void on_complete(struct s3_call *call, void *ud)
+{
+    struct mp *m = ud;
+    if (call->err < 0) {
+        fail(m, call->err, call->detail);
+        mp_end(m, m->err); /* record kept: a later attempt completes */
+        return;
+    }
+    struct xml_complete c = {0};
+    int r = xml_parse_complete(&c, call->resp ? call->resp : "", call->resp_len);
+    if (r < 0) { /* a 200 carrying <Error> */
+        char d[512];
+        (void) snprintf(d, sizeof(d), "s3 target: complete %s/%s: %s", m->dst_bucket, m->dst_key,
+                        err_get());
+        fail(m, r, d);
+        mp_end(m, m->err);
+        return;
+    }
+    xml_complete_finish(&c);
+    /* RGW 16 answers an empty ETag: ask for it */
+    s3_call_finish(&m->ctl);
+    r = s3_head_object_prepare(&m->ctl, m->dst_bucket, m->dst_key);
+    if (r == 0)
+        r = s3_call_start(m->env.dst, &m->ctl, on_head_after_complete, m);
+    if (r < 0) {
+        (void) m->env.st->ops->upload_del(m->env.st->inst, m->id);
+        mp_end(m, 0);
+    }
+}
+
+static void complete_start(struct mp *m)
+{
+    struct xml_part *parts = calloc(m->plan.nparts, sizeof(*parts));
+    if (!parts) {
+        fail(m, -ENOMEM, "out of memory");
+        mp_end(m, m->err);
+        return;
+    }
+    for (uint32_t i = 0; i < m->plan.nparts; i++) {
+        parts[i].number = (int) i + 1;
+        parts[i].etag = m->petag[i];
+    }
+    char *body = NULL;
+    size_t len = 0;
+    int r = xml_build_complete(&body, &len, parts, m->plan.nparts);
+    free(parts);
+    s3_call_finish(&m->ctl);
+    if (r == 0)
+        r = s3_call_set(&m->ctl, "POST", m->dst_bucket, m->dst_key);
+    if (r == 0)
+        r = s3_call_query(&m->ctl, "uploadId", m->upload_id);
+    if (r == 0)
+        r = s3_call_body(&m->ctl, body, len);
+    free(body);
+    if (r == 0)
+        r = s3_call_start(m->env.dst, &m->ctl, on_complete, m);
+    if (r < 0) {
+        fail(m, r, "s3 target: cannot start CompleteMultipartUpload");
+        mp_end(m, m->err);
+    }
+}
+
+/* ------------------------------------------------------------------ parts */
+
+static void pump(struct mp *m);
+static void mp_create(struct mp *m);
+
+static void part_free(struct part_job *j)
+{
+    loop_timer_cancel(j->m->env.loop, &j->timer);
+    s3_call_finish(&j->get);
+    s3_call_finish(&j->put);
+    bufpool_put(j->m->env.pool, j->buf);
+    free(j);
+}
+
+/* A part is over (done or given up): account, then keep the pipe full or
+ * finish the job. */
+static void part_over(struct part_job *j)
+{
+    struct mp *m = j->m;
+    part_free(j);
+    m->inflight--;
+    pump(m);
+}
+
+static void part_send(void *ud);
+
+static void part_retry_later(struct part_job *j, int err, const char *detail)
+{
+    struct mp *m = j->m;
+    if (++j->attempts >= PART_ATTEMPTS || m->err) {
+        m->pstate[j->n - 1] = PART_TODO;
+        fail(m, err, detail);
+        part_over(j);
+        return;
+    }
+    long base = 250L << (j->attempts < 6 ? j->attempts : 6);
+    long ms = base / 2 + (long) (random() % (base / 2 + 1));
+    log_debug("target=s3 key=\"%s\" part=%u msg=\"retry in %ldms\" error=\"%s\"", m->dst_key, j->n,
+              ms, detail ? detail : "");
+    loop_timer_arm(m->env.loop, &j->timer, ms, part_send, j);
+}
+
+static void on_part_put(struct s3_call *call, void *ud)
+{
+    struct part_job *j = ud;
+    struct mp *m = j->m;
+    if (call->err < 0) {
+        if (call->retryable) {
+            part_retry_later(j, call->err, call->detail);
+        } else {
+            m->pstate[j->n - 1] = PART_TODO;
+            fail(m, call->err, call->detail);
+            part_over(j);
+        }
+        return;
+    }
+    char *etag = NULL;
+    if (s3_call_etag(call, &etag) < 0) {
+        part_retry_later(j, -EPROTO, "s3 target: UploadPart answer without ETag");
+        return;
+    }
+    m->petag[j->n - 1] = etag;
+    m->pstate[j->n - 1] = PART_DONE;
+    m->bytes_sent += j->len;
+    /* durable before we count the part as sent: a resume trusts it */
+    int r = record_write(m);
+    if (r < 0)
+        fail(m, r, err_get());
+    part_over(j);
+}
+
+static size_t part_sink(void *ud, const char *buf, size_t len)
+{
+    struct part_job *j = ud;
+    if (j->got + len > j->len)
+        return 0; /* more than the range: abort, the source is not what we planned */
+    memcpy(j->buf + j->got, buf, len);
+    j->got += len;
+    return len;
+}
+
+static void on_part_get(struct s3_call *call, void *ud)
+{
+    struct part_job *j = ud;
+    struct mp *m = j->m;
+    if (call->err == -ESTALE || call->err == -ENOENT) {
+        m->source_changed = true;
+        fail(m, -ESTALE, "source changed during the copy");
+        m->pstate[j->n - 1] = PART_TODO;
+        part_over(j);
+        return;
+    }
+    if (call->err < 0 || j->got != j->len) {
+        bool retry = call->err == 0 || call->retryable;
+        const char *d = call->detail ? call->detail : "source: short ranged read";
+        if (retry) {
+            part_retry_later(j, call->err ? call->err : -EIO, d);
+        } else {
+            m->pstate[j->n - 1] = PART_TODO;
+            fail(m, call->err, d);
+            part_over(j);
+        }
+        return;
+    }
+    s3_call_finish(&j->put);
+    int r = s3_upload_part_prepare(&j->put, m->dst_bucket, m->dst_key, m->upload_id, (int) j->n,
+                                   j->buf, j->len);
+    if (r == 0)
+        r = s3_call_start(m->env.dst, &j->put, on_part_put, j);
+    if (r < 0)
+        part_retry_later(j, r, "s3 target: cannot start UploadPart");
+}
+
+/* (Re)send part j: ranged GET into its buffer, then UploadPart. */
+static void part_send(void *ud)
+{
+    struct part_job *j = ud;
+    struct mp *m = j->m;
+    if (m->err) {
+        m->pstate[j->n - 1] = PART_TODO;
+        part_over(j);
+        return;
+    }
+    uint64_t first, last;
+    part_range(&m->plan, j->n, &first, &last);
+    j->got = 0;
+    s3_call_finish(&j->get);
+    int r = s3_get_object_prepare(&j->get, m->src_bucket, m->key, first, last, m->etag, part_sink,
+                                  j);
+    if (r == 0 && m->version[0])
+        r = s3_call_query(&j->get, "versionId", m->version);
+    if (r == 0)
+        r = s3_call_start(m->src, &j->get, on_part_get, j);
+    if (r < 0)
+        part_retry_later(j, r, "source: cannot start the ranged GET");
+}
+
+static void pool_retry(void *ud)
+{
+    pump(ud);
+}
+
+static void pump(struct mp *m)
+{
+    /* part_send() may end a part at once, which pumps again: only the
+     * outermost call goes on, so nothing below frees m under a caller */
+    if (m->pumping) {
+        m->repump = true;
+        return;
+    }
+    m->pumping = true;
+again:
+    m->repump = false;
+    while (!m->err && m->inflight < m->env.part_concurrency && m->next < m->plan.nparts) {
+        uint32_t i = m->next;
+        if (m->pstate[i] != PART_TODO) {
+            m->next++;
+            continue;
+        }
+        size_t len = (size_t) (i + 1 == m->plan.nparts ? m->plan.last_size : m->plan.part_size);
+        char *buf = bufpool_get(m->env.pool, len);
+        if (!buf) {
+            /* the budget is in use (maybe by other objects): try again soon */
+            if (m->inflight == 0 || !m->pool_timer.armed)
+                loop_timer_arm(m->env.loop, &m->pool_timer, POOL_WAIT_MS, pool_retry, m);
+            return;
+        }
+        struct part_job *j = calloc(1, sizeof(*j));
+        if (!j) {
+            bufpool_put(m->env.pool, buf);
+            fail(m, -ENOMEM, "out of memory");
+            break;
+        }
+        j->m = m;
+        j->n = i + 1;
+        j->buf = buf;
+        j->len = len;
+        s3_call_init(&j->get);
+        s3_call_init(&j->put);
+        m->pstate[i] = PART_BUSY;
+        m->inflight++;
+        m->next++;
+        part_send(j);
+    }
+    if (m->repump)
+        goto again;
+    m->pumping = false;
+    if (m->inflight > 0)
+        return;
+    if (m->source_changed) {
+        abort_upload(m);
+        return;
+    }
+    if (m->err) {
+        mp_end(m, m->err); /* the record stays: a later attempt resumes */
+        return;
+    }
+    for (uint32_t i = 0; i < m->plan.nparts; i++)
+        if (m->pstate[i] != PART_DONE)
+            return; /* still waiting for a buffer */
+    complete_start(m);
+}
+
+/* ----------------------------------------------------------- start/resume */
+
+static void on_list_parts(struct s3_call *call, void *ud)
+{
+    struct mp *m = ud;
+    if (call->err == -ENOENT) {
+        /* the upload is gone (aborted by someone, or expired): start over */
+        log_info("target=s3 key=\"%s\" msg=\"recorded upload is gone, starting over\"", m->dst_key);
+        (void) m->env.st->ops->upload_del(m->env.st->inst, m->id);
+        m->err = 0;
+        free(m->upload_id);
+        m->upload_id = NULL;
+        for (uint32_t i = 0; i < m->plan.nparts; i++)
+            m->pstate[i] = PART_TODO;
+        mp_create(m);
+        return;
+    }
+    if (call->err < 0) {
+        fail(m, call->err, call->detail);
+        mp_end(m, m->err);
+        return;
+    }
+    struct xml_list_parts page = {0};
+    int r = xml_parse_list_parts(&page, call->resp ? call->resp : "", call->resp_len);
+    if (r < 0) {
+        fail(m, r, err_get());
+        mp_end(m, m->err);
+        return;
+    }
+    /* the target's list is the truth: a part counts as sent when it is
+     * there with the expected size */
+    for (size_t i = 0; i < page.nparts; i++) {
+        int n = page.parts[i].number;
+        if (n < 1 || (uint32_t) n > m->plan.nparts)
+            continue;
+        uint64_t want = (uint32_t) n == m->plan.nparts ? m->plan.last_size : m->plan.part_size;
+        if (page.parts[i].size != want)
+            continue;
+        free(m->petag[n - 1]);
+        m->petag[n - 1] = strdup(page.parts[i].etag);
+        m->pstate[n - 1] = m->petag[n - 1] ? PART_DONE : PART_TODO;
+    }
+    bool more = page.truncated && page.next_marker > m->list_marker;
+    m->list_marker = page.next_marker;
+    xml_list_parts_finish(&page);
+    s3_call_finish(&m->ctl);
+    if (more) {
+        char mk[16];
+        (void) snprintf(mk, sizeof(mk), "%d", m->list_marker);
+        r = s3_call_set(&m->ctl, "GET", m->dst_bucket, m->dst_key);
+        if (r == 0)
+            r = s3_call_query(&m->ctl, "uploadId", m->upload_id);
+        if (r == 0)
+            r = s3_call_query(&m->ctl, "part-number-marker", mk);
+        if (r == 0)
+            r = s3_call_start(m->env.dst, &m->ctl, on_list_parts, m);
+        if (r < 0) {
+            fail(m, r, "s3 target: cannot list parts");
+            mp_end(m, m->err);
+        }
+        return;
+    }
+    uint32_t have = 0;
+    for (uint32_t i = 0; i < m->plan.nparts; i++)
+        have += m->pstate[i] == PART_DONE;
+    log_info("target=s3 key=\"%s\" msg=\"resuming upload\" parts_done=%u parts=%u", m->dst_key,
+             have, m->plan.nparts);
+    m->next = 0;
+    pump(m);
+}
+
+static void resume_start(struct mp *m)
+{
+    s3_call_finish(&m->ctl);
+    int r = s3_call_set(&m->ctl, "GET", m->dst_bucket, m->dst_key);
+    if (r == 0)
+        r = s3_call_query(&m->ctl, "uploadId", m->upload_id);
+    if (r == 0)
+        r = s3_call_start(m->env.dst, &m->ctl, on_list_parts, m);
+    if (r < 0) {
+        fail(m, r, "s3 target: cannot list parts");
+        mp_end(m, m->err);
+    }
+}
+
+static void on_create(struct s3_call *call, void *ud)
+{
+    struct mp *m = ud;
+    if (call->err < 0) {
+        fail(m, call->err, call->detail);
+        mp_end(m, m->err);
+        return;
+    }
+    int r = xml_parse_initiate(&m->upload_id, call->resp ? call->resp : "", call->resp_len);
+    if (r < 0) {
+        fail(m, r, err_get());
+        mp_end(m, m->err);
+        return;
+    }
+    /* the record exists before the first part: a crash from here on resumes */
+    m->started = (int64_t) time(NULL);
+    if ((r = record_write(m)) < 0) {
+        fail(m, r, err_get());
+        abort_upload(m);
+        return;
+    }
+    pump(m);
+}
+
+static void mp_create(struct mp *m)
+{
+    s3_call_finish(&m->ctl);
+    int r = s3_create_multipart_prepare(&m->ctl, m->dst_bucket, m->dst_key);
+    for (size_t i = 0; r == 0 && i + 1 < m->nhdr; i += 2)
+        r = s3_call_header(&m->ctl, m->hdr[i], m->hdr[i + 1]);
+    if (r == 0)
+        r = s3_call_start(m->env.dst, &m->ctl, on_create, m);
+    if (r < 0) {
+        fail(m, r, "s3 target: cannot start CreateMultipartUpload");
+        mp_end(m, m->err);
+    }
+}
+
+static void on_stale_aborted(struct s3_call *call, void *ud)
+{
+    struct mp *m = ud;
+    if (call->err < 0 && call->err != -ENOENT)
+        log_warn("target=s3 key=\"%s\" msg=\"abort of the stale upload failed; the sweeper will "
+                 "retry\" error=\"%s\"",
+                 m->dst_key, call->detail ? call->detail : "");
+    (void) m->env.st->ops->upload_del(m->env.st->inst, m->id);
+    mp_create(m);
+}
+
+static bool record_matches(const struct mp *m, const struct state_upload *u)
+{
+    return strcmp(u->src_etag, m->etag) == 0 && strcmp(u->src_mtime, m->mtime) == 0 &&
+           u->size == m->size && strcmp(u->dst_bucket, m->dst_bucket) == 0 &&
+           strcmp(u->dst_key, m->dst_key) == 0 && strcmp(u->target, m->env.target_id) == 0;
+}
+
+static int plan_parts(struct mp *m, uint64_t part_size)
+{
+    m->plan.part_size = part_size;
+    m->plan.nparts = (uint32_t) (m->size / part_size + (m->size % part_size != 0));
+    m->plan.last_size = m->size - (uint64_t) (m->plan.nparts - 1) * part_size;
+    m->pstate = calloc(m->plan.nparts, 1);
+    m->petag = calloc(m->plan.nparts, sizeof(char *));
+    return m->pstate && m->petag ? 0 : -ENOMEM;
+}
+
+int mp_start(const struct mp_env *env, const struct sync_event *ev, const char *etag,
+             const char *mtime, uint64_t size, const char *const *headers, size_t nheaders,
+             mp_done_fn done, void *ud)
+{
+    struct mp *m = calloc(1, sizeof(*m));
+    if (!m)
+        return -ENOMEM;
+    m->env = *env;
+    m->src = ev->src_s3;
+    m->done = done;
+    m->ud = ud;
+    m->size = size;
+    s3_call_init(&m->ctl);
+    const char *ver = ev->version_id && strcmp(ev->version_id, "null") != 0 ? ev->version_id : "";
+    m->src_bucket = strdup(ev->src_bucket);
+    m->key = strdup(ev->key);
+    m->version = strdup(ver);
+    m->dst_bucket = strdup(ev->dst_bucket);
+    m->dst_key = strdup(ev->dst_key);
+    m->etag = strdup(etag);
+    m->mtime = strdup(mtime);
+    m->hdr = calloc(nheaders ? nheaders : 1, sizeof(char *));
+    if (asprintf(&m->id, "%s/%s/%s", ev->src_bucket, ev->key, ver) < 0)
+        m->id = NULL;
+    int r = m->src_bucket && m->key && m->version && m->dst_bucket && m->dst_key && m->etag &&
+                    m->mtime && m->hdr && m->id
+                ? 0
+                : -ENOMEM;
+    for (size_t i = 0; r == 0 && i < nheaders; i++)
+        if (!(m->hdr[m->nhdr++] = strdup(headers[i])))
+            r = -ENOMEM;
+    if (r < 0) {
+        mp_free(m);
+        return r;
+    }
+
+    struct state_upload u = {0};
+    int g = env->st->ops->upload_get(env->st->inst, m->id, &u);
+    if (g == 0 && record_matches(m, &u) && u.part_size > 0 && u.upload_id[0]) {
+        /* same source object, same place: resume with the recorded plan */
+        m->upload_id = strdup(u.upload_id);
+        r = m->upload_id ? plan_parts(m, u.part_size) : -ENOMEM;
+        state_upload_finish(&u);
+        if (r < 0) {
+            mp_free(m);
+            return r;
+        }
+        resume_start(m);
+        return 0;
+    }
+    if (g == 0) {
+        /* the record is for an older version of the object: its upload
+         * must not linger, nobody would complete it */
+        m->stale_bucket = strdup(u.dst_bucket);
+        m->stale_key = strdup(u.dst_key);
+        m->stale_upload = strdup(u.upload_id);
+    }
+    state_upload_finish(&u);
+    r = part_plan(&m->plan, size, env->min_part, env->provider_min);
+    if (r == 0) {
+        uint64_t ps = m->plan.part_size;
+        r = plan_parts(m, ps);
+    }
+    if (r < 0) {
+        mp_free(m);
+        return r;
+    }
+    if (m->stale_upload) {
+        log_info("target=s3 key=\"%s\" msg=\"source changed since the recorded upload; "
+                 "aborting it\"",
+                 m->dst_key);
+        r = s3_call_set(&m->ctl, "DELETE", m->stale_bucket, m->stale_key);
+        if (r == 0)
+            r = s3_call_query(&m->ctl, "uploadId", m->stale_upload);
+        if (r == 0)
+            r = s3_call_start(env->dst, &m->ctl, on_stale_aborted, m);
+        if (r == 0)
+            return 0;
+    }
+    mp_create(m);
+    return 0;
+}
