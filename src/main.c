@@ -4,6 +4,7 @@
 #include "err.h"
 #include "log.h"
 #include "sync/sync.h"
+#include "sync/uploads.h"
 #include "version.h"
 
 #include <errno.h>
@@ -234,6 +235,20 @@ static int verb_sync(const struct args *a, const struct config *cfg)
     return rc;
 }
 
+static int verb_uploads(const struct args *a, const struct config *cfg)
+{
+    struct sync *s = NULL;
+    if (sync_new(&s, cfg) < 0) {
+        log_error("msg=\"cannot start\" error=\"%s\"", err_get());
+        return EXIT_RUNTIME;
+    }
+    int r = uploads_sweep(s, a->abort_orphans, NULL);
+    if (r < 0)
+        log_error("msg=\"uploads\" error=\"%s\"", err_get());
+    sync_free(s);
+    return r < 0 ? EXIT_RUNTIME : EXIT_OK;
+}
+
 /* The radosgw-admin commands that register our zone in the source's
  * zonegroup (DESIGN.md §2). The secret is never printed: the printed form
  * reads it from $RGW2CLOUD_ZONE_SECRET; --apply passes it directly. */
@@ -308,6 +323,8 @@ int main(int argc, char **argv)
         rc = verb_sync(&a, cfg);
     else if (strcmp(a.verb, "zone") == 0)
         rc = verb_zone(&a, cfg);
+    else if (strcmp(a.verb, "uploads") == 0)
+        rc = verb_uploads(&a, cfg);
     else if (strcmp(a.verb, "status") == 0)
         rc = sync_status(cfg, a.json) < 0 ? EXIT_RUNTIME : EXIT_OK;
     else {

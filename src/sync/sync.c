@@ -10,6 +10,7 @@
 #include "sync/parts.h"
 #include "sync/peer.h"
 #include "sync/sync_int.h"
+#include "sync/uploads.h"
 #include "timefmt.h"
 
 #include <errno.h>
@@ -22,6 +23,8 @@
 
 #define RETRY_FIRST 60
 #define RETRY_MAX 600
+#define SWEEP_FIRST_MS (60 * 1000LL)
+#define SWEEP_INTERVAL_MS (3600 * 1000LL)
 
 /* ----------------------------------------------------------- small parts */
 
@@ -722,6 +725,7 @@ int sync_run(struct sync *s, volatile sig_atomic_t *stop, volatile sig_atomic_t 
      * its stored backoff (RGW keeps that backoff in memory, so a restarted
      * RGW does the same). Else a restart waits up to RETRY_MAX. */
     bool retry_all = true;
+    long long next_sweep = loop_now_ms() + SWEEP_FIRST_MS;
     while (!*stop) {
         unsigned poll = s->cfg->sync.poll_interval ? s->cfg->sync.poll_interval : 5;
         if (reload && *reload) {
@@ -739,6 +743,13 @@ int sync_run(struct sync *s, volatile sig_atomic_t *stop, volatile sig_atomic_t 
         }
         retry_all = false;
         peer_set_healthy(peer, r == 0);
+        if (r == 0 && !*stop && loop_now_ms() >= next_sweep) {
+            /* between passes no copy is in flight: every live upload has
+             * its record, so what has none is an orphan */
+            if (uploads_sweep(s, true, NULL) < 0)
+                log_warn("msg=\"orphan sweep failed\" error=\"%s\"", err_get());
+            next_sweep = loop_now_ms() + SWEEP_INTERVAL_MS;
+        }
         if (r < 0)
             log_error("msg=\"sync pass failed\" error=\"%s\"", err_get());
         long long until = loop_now_ms() + (long long) poll * 1000;
