@@ -85,6 +85,10 @@ static int upload_visit(void *ud, const struct state_upload *u)
     json_object_set_new(o, "target", json_sprintf("%s/%s", u->dst_bucket, u->dst_key));
     json_object_set_new(o, "upload_id", json_string(u->upload_id ? u->upload_id : ""));
     json_object_set_new(o, "size", json_integer((json_int_t) u->size));
+    json_object_set_new(o, "part_size", json_integer((json_int_t) u->part_size));
+    json_t *parts = u->parts_json ? json_loads(u->parts_json, 0, NULL) : NULL;
+    json_object_set_new(o, "parts_done", json_integer((json_int_t) json_array_size(parts)));
+    json_decref(parts);
     json_object_set_new(o, "started", time_or_null(u->started));
     json_array_append_new(w->arr, o);
     return 0;
