@@ -54,6 +54,7 @@ struct copy {
 
     /* transfer */
     char *ring;
+    size_t ring_cap; /* RING_SIZE, or the object's size when smaller */
     size_t ring_head, ring_used;
     uint64_t put_taken;
     bool get_done, put_done, get_paused, put_paused;
@@ -174,12 +175,12 @@ static void on_call_done(struct s3_call *call, void *ud)
 static size_t pipe_get_write(void *ud, const char *buf, size_t len)
 {
     struct copy *c = ud;
-    if (RING_SIZE - c->ring_used < len) {
+    if (c->ring_cap - c->ring_used < len) {
         c->get_paused = true; /* curl hands the same bytes again on unpause */
         return S3_WRITE_PAUSE;
     }
-    size_t tail = (c->ring_head + c->ring_used) % RING_SIZE;
-    size_t first = RING_SIZE - tail < len ? RING_SIZE - tail : len;
+    size_t tail = (c->ring_head + c->ring_used) % c->ring_cap;
+    size_t first = c->ring_cap - tail < len ? c->ring_cap - tail : len;
     memcpy(c->ring + tail, buf, first);
     memcpy(c->ring, buf + first, len - first);
     c->ring_used += len;
@@ -200,10 +201,10 @@ static size_t pipe_put_read(void *ud, char *buf, size_t max)
         return S3_READ_PAUSE;
     }
     size_t n = c->ring_used < max ? c->ring_used : max;
-    size_t first = RING_SIZE - c->ring_head < n ? RING_SIZE - c->ring_head : n;
+    size_t first = c->ring_cap - c->ring_head < n ? c->ring_cap - c->ring_head : n;
     memcpy(buf, c->ring + c->ring_head, first);
     memcpy(buf + first, c->ring, n - first);
-    c->ring_head = (c->ring_head + n) % RING_SIZE;
+    c->ring_head = (c->ring_head + n) % c->ring_cap;
     c->ring_used -= n;
     c->put_taken += n;
     (void) EVP_DigestUpdate(c->md5, buf, n);
@@ -403,7 +404,12 @@ static void transfer_start(struct copy *c)
     }
     c->state = CP_TRANSFER;
     c->md5 = EVP_MD_CTX_new();
-    c->ring = c->size ? malloc(RING_SIZE) : NULL;
+    /* curl hands the GET body in pieces of up to 16 KiB (CURL_MAX_WRITE_SIZE):
+     * a smaller ring could never take one */
+    c->ring_cap = c->size < RING_SIZE ? (size_t) c->size : RING_SIZE;
+    if (c->ring_cap < CURL_MAX_WRITE_SIZE)
+        c->ring_cap = CURL_MAX_WRITE_SIZE;
+    c->ring = c->size ? malloc(c->ring_cap) : NULL;
     if (!c->md5 || (c->size && !c->ring) || EVP_DigestInit_ex(c->md5, EVP_md5(), NULL) != 1) {
         copy_end(c, -ENOMEM, "s3 target: out of memory");
         return;
