@@ -15,6 +15,8 @@
 #include "http/s3.h"
 #include "log.h"
 #include "multipart.h"
+#include "http/xml.h"
+#include "sync/grants.h"
 #include "sync/parts.h"
 #include "timefmt.h"
 
@@ -39,7 +41,15 @@ struct s3_target {
     struct mp_env mp;
 };
 
-enum copy_state { CP_HEAD_SRC, CP_HEAD_DST, CP_MKBUCKET, CP_TRANSFER, CP_DELETE };
+enum copy_state {
+    CP_HEAD_SRC,
+    CP_HEAD_DST,
+    CP_GET_ACL,
+    CP_GET_TAGS,
+    CP_MKBUCKET,
+    CP_TRANSFER,
+    CP_DELETE
+};
 
 struct copy {
     struct s3_target *t;
@@ -51,6 +61,8 @@ struct copy {
     char *etag;
     char mtime[40];
     uint64_t size;
+    struct grants grants; /* mapped from the source ACL */
+    char *tagging;        /* x-amz-tagging value, NULL when the object has no tags */
 
     /* transfer */
     char *ring;
@@ -139,6 +151,8 @@ static void copy_free(struct copy *c)
     s3_call_finish(&c->put);
     s3_call_finish(&c->src_head);
     free(c->etag);
+    grants_finish(&c->grants);
+    free(c->tagging);
     free(c->ring);
     EVP_MD_CTX_free(c->md5);
     free(c);
@@ -353,6 +367,13 @@ static int add_put_headers(struct copy *c)
     }
     if (r == 0 && c->ev->storage_class && *c->ev->storage_class)
         r = s3_call_header(&c->put, "x-amz-storage-class", c->ev->storage_class);
+    for (int i = 0; r == 0 && i < GRANT_NHEADERS; i++)
+        if (c->grants.value[i])
+            r = s3_call_header(&c->put, grant_header_names[i], c->grants.value[i]);
+    if (r == 0 && c->grants.canned)
+        r = s3_call_header(&c->put, "x-amz-acl", c->grants.canned);
+    if (r == 0 && c->tagging)
+        r = s3_call_header(&c->put, "x-amz-tagging", c->tagging);
     return r;
 }
 
@@ -454,6 +475,102 @@ static void transfer_start(struct copy *c)
 
 /* ------------------------------------------------------ the state machine */
 
+static void start_or_end(struct copy *c, struct s3_client *s3);
+static void mkbucket_start(struct copy *c);
+
+/* "k1=v1&k2=v2", each part URI-encoded, for x-amz-tagging. */
+static int tagging_header(char **out, const struct xml_tagging *t)
+{
+    *out = NULL;
+    if (t->ntags == 0)
+        return 0;
+    size_t cap = 1;
+    for (size_t i = 0; i < t->ntags; i++)
+        cap += 3 * (strlen(t->tags[i].key) + strlen(t->tags[i].value)) + 2;
+    char *s = malloc(cap);
+    if (!s)
+        return -ENOMEM;
+    size_t o = 0;
+    for (size_t i = 0; i < t->ntags; i++) {
+        if (i)
+            s[o++] = '&';
+        for (int part = 0; part < 2; part++) {
+            const unsigned char *p =
+                (const unsigned char *) (part ? t->tags[i].value : t->tags[i].key);
+            for (; *p; p++) {
+                if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+                    (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.' || *p == '~') {
+                    s[o++] = (char) *p;
+                } else {
+                    (void) snprintf(s + o, 4, "%%%02X", *p);
+                    o += 3;
+                }
+            }
+            if (!part)
+                s[o++] = '=';
+        }
+    }
+    s[o] = '\0';
+    *out = s;
+    return 0;
+}
+
+/* The object's metadata is complete: create the bucket if needed, copy. */
+static void after_metadata(struct copy *c)
+{
+    if (bucket_known(c->t, c->ev->dst_bucket))
+        transfer_start(c);
+    else
+        mkbucket_start(c);
+}
+
+static void tags_start(struct copy *c)
+{
+    const char *n = s3_call_resp_header(&c->src_head, "x-amz-tagging-count");
+    if (!n || strtoul(n, NULL, 10) == 0) {
+        after_metadata(c);
+        return;
+    }
+    c->state = CP_GET_TAGS;
+    s3_call_finish(&c->a);
+    int r = s3_call_set(&c->a, "GET", c->ev->src_bucket, c->ev->key);
+    if (r == 0)
+        r = s3_call_query(&c->a, "tagging", NULL);
+    if (r == 0 && c->ev->version_id && *c->ev->version_id && strcmp(c->ev->version_id, "null"))
+        r = s3_call_query(&c->a, "versionId", c->ev->version_id);
+    if (r < 0) {
+        copy_end(c, r, "s3 target: cannot build GET ?tagging");
+        return;
+    }
+    start_or_end(c, c->ev->src_s3);
+}
+
+static void acl_start(struct copy *c)
+{
+    const struct cfg_profile *p = c->ev->profile;
+    if (!p || !grants_need_acl(p)) {
+        int r = p ? grants_map(&c->grants, p, NULL) : 0; /* none, or the canned one */
+        if (r < 0) {
+            copy_end(c, r, "out of memory");
+            return;
+        }
+        tags_start(c);
+        return;
+    }
+    c->state = CP_GET_ACL;
+    s3_call_finish(&c->a);
+    int r = s3_call_set(&c->a, "GET", c->ev->src_bucket, c->ev->key);
+    if (r == 0)
+        r = s3_call_query(&c->a, "acl", NULL);
+    if (r == 0 && c->ev->version_id && *c->ev->version_id && strcmp(c->ev->version_id, "null"))
+        r = s3_call_query(&c->a, "versionId", c->ev->version_id);
+    if (r < 0) {
+        copy_end(c, r, "s3 target: cannot build GET ?acl");
+        return;
+    }
+    start_or_end(c, c->ev->src_s3);
+}
+
 static bool target_holds_version(const struct copy *c)
 {
     const char *e = s3_call_resp_header(&c->a, META_PREFIX "rgwx-source-etag");
@@ -543,14 +660,53 @@ static void step(struct copy *c)
             copy_end(c, c->a.err, c->a.detail);
             return;
         }
-        if (c->a.err == 0 || bucket_known(c->t, ev->dst_bucket)) {
-            if (c->a.err == 0)
-                bucket_remember(c->t, ev->dst_bucket);
-            transfer_start(c);
-        } else {
-            mkbucket_start(c);
-        }
+        if (c->a.err == 0)
+            bucket_remember(c->t, ev->dst_bucket);
+        acl_start(c);
         return;
+    case CP_GET_ACL: {
+        struct xml_acl acl = {0};
+        int r = c->a.err;
+        if (r == -ENOENT || r == -ESTALE) {
+            ev->skipped = true; /* gone since: its own log entry follows */
+            copy_end(c, 0, NULL);
+            return;
+        }
+        if (r == 0)
+            r = xml_parse_acl(&acl, c->a.resp ? c->a.resp : "", c->a.resp_len);
+        if (r == 0)
+            r = grants_map(&c->grants, ev->profile, &acl);
+        xml_acl_finish(&acl);
+        if (r < 0) {
+            copy_end(c, r, c->a.detail ? c->a.detail : "source: unreadable ACL");
+            return;
+        }
+        if (c->grants.dropped)
+            log_debug("bucket=%s key=\"%s\" msg=\"grants without a mapping dropped\" count=%zu",
+                      ev->bucket_name, ev->key, c->grants.dropped);
+        tags_start(c);
+        return;
+    }
+    case CP_GET_TAGS: {
+        if (c->a.err == -ENOENT || c->a.err == -ESTALE) {
+            ev->skipped = true;
+            copy_end(c, 0, NULL);
+            return;
+        }
+        struct xml_tagging t = {0};
+        int r = c->a.err;
+        if (r == 0)
+            r = xml_parse_tagging(&t, c->a.resp ? c->a.resp : "", c->a.resp_len);
+        if (r == 0)
+            r = tagging_header(&c->tagging, &t);
+        xml_tagging_finish(&t);
+        if (r < 0) {
+            copy_end(c, r, c->a.detail ? c->a.detail : "source: unreadable tags");
+            return;
+        }
+        after_metadata(c);
+        return;
+    }
     case CP_MKBUCKET:
         if (c->a.err == 0 || c->a.err == -EEXIST) {
             /* BucketAlreadyOwnedByYou is ours; BucketAlreadyExists (COS

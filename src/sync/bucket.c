@@ -142,6 +142,7 @@ static int op_start(struct batch *b, enum sync_op kind, const char *pos, const c
     ev->dst_bucket = c->dst_bucket;
     ev->dst_key = o->dst_key;
     ev->storage_class = c->prof->storage_class;
+    ev->profile = c->prof;
     ev->done = op_done;
     ev->ud = b;
 

@@ -14,6 +14,7 @@
 
 struct bufpool;
 struct cfg_connection;
+struct cfg_profile;
 struct config;
 struct loop;
 struct s3_client;
@@ -45,6 +46,7 @@ struct sync_event {
     const char *dst_bucket;
     const char *dst_key;
     const char *storage_class; /* NULL = target's default */
+    const struct cfg_profile *profile; /* ACL mapping and acl_mode; borrowed */
 
     /* outcome: 0 = the target holds what the source asked for (copied,
      * already there, or nothing to do because the source changed again and
