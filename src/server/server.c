@@ -446,6 +446,60 @@ out:
     return rc;
 }
 
+/* The bucket shard keys of a notify body: Pacific [{"key":N,"val":["k",..]}],
+ * Quincy notify2 [{"key":N,"val":[{"key":"k","gen":G}..]}], or {"N":["k"..]}.
+ * Deduplicated, at most MAX_NOTIFY_SHARDS * 16; *keys NULL when none. */
+static void notify_keys(const char *body, size_t len, char ***keys, size_t *n)
+{
+    *keys = NULL;
+    *n = 0;
+    json_t *root = json_loadb(body, len, 0, NULL);
+    if (!root)
+        return;
+    size_t cap = 0;
+    void *it = json_is_object(root) ? json_object_iter(root) : NULL;
+    size_t i = 0;
+    for (;;) {
+        json_t *vals;
+        if (json_is_array(root)) {
+            if (i >= json_array_size(root))
+                break;
+            vals = json_object_get(json_array_get(root, i++), "val");
+        } else if (it) {
+            vals = json_object_iter_value(it);
+            it = json_object_iter_next(root, it);
+        } else {
+            break;
+        }
+        size_t k;
+        json_t *v;
+        json_array_foreach(vals, k, v)
+        {
+            const char *key = json_is_string(v) ? json_string_value(v)
+                                                : json_string_value(json_object_get(v, "key"));
+            if (!key || !*key || *n >= MAX_NOTIFY_SHARDS * 16)
+                continue;
+            bool dup = false;
+            for (size_t d = 0; d < *n && !dup; d++)
+                dup = strcmp((*keys)[d], key) == 0;
+            if (dup)
+                continue;
+            if (*n == cap) {
+                size_t nc = cap ? cap * 2 : 8;
+                char **nk = realloc(*keys, nc * sizeof(char *));
+                if (!nk)
+                    goto out;
+                *keys = nk;
+                cap = nc;
+            }
+            if (((*keys)[*n] = strdup(key)))
+                (*n)++;
+        }
+    }
+out:
+    json_decref(root);
+}
+
 /* A pushed period is committed: its realm_epoch is the realm's current. */
 static void learn_period(struct server *s, const char *body, size_t len)
 {
@@ -544,6 +598,16 @@ static enum MHD_Result serve_admin_log(struct server *s, struct MHD_Connection *
         if (n > 0 && s->hooks.data_notify)
             s->hooks.data_notify(s->hooks.ud, shards, n);
         free(shards);
+        if (s->hooks.data_notify_keys) {
+            char **keys = NULL;
+            size_t nk = 0;
+            notify_keys(r->body ? r->body : "", r->len, &keys, &nk);
+            if (nk > 0)
+                s->hooks.data_notify_keys(s->hooks.ud, (const char *const *) keys, nk);
+            for (size_t i = 0; i < nk; i++)
+                free(keys[i]);
+            free(keys);
+        }
         return reply(s, c, MHD_HTTP_OK, NULL, (char *) "", 0, false);
     }
     if (strcmp(method, "POST") == 0 && strcmp(type, "metadata") == 0 && query_get(q, "notify")) {

@@ -69,6 +69,13 @@ struct server_hooks {
      * markers. MAY be NULL (then only counted). */
     void (*data_notify)(void *ud, const int *shards, size_t n);
 
+    /* The same notify's bucket shard keys ("[tenant/]name:id[:shard]": the
+     * "val" lists), deduplicated, n >= 1; called after data_notify. RGW's
+     * datalog writes one entry per bucket shard per 30 s window, so a second
+     * change within the window reaches the log late: the keys let the sync
+     * act at once. Never moves markers. MAY be NULL. */
+    void (*data_notify_keys)(void *ud, const char *const *keys, size_t n);
+
     /* The body of a period push (POST /admin/realm/period: a period JSON
      * object; re-read zone ids) or of a metadata notify (POST
      * /admin/log?type=metadata&notify: a JSON array of mdlog shard ids).

@@ -291,10 +291,8 @@ static int full_sync(struct bs_ctx *c, struct state_bs *st)
 /* ------------------------------------------------------ incremental sync */
 
 struct squash {
-    char *name;
-    const char *instance;
-    const char *timestamp;
-    enum rgw_bl_op op;
+    const char *name;
+    size_t idx; /* the winning entry */
 };
 
 static bool is_olh(enum rgw_bl_op op)
@@ -330,14 +328,19 @@ static int incremental_sync(struct bs_ctx *c, struct state_bs *st)
             rgw_bl_page_finish(&page);
             return 0;
         }
-        /* pass 1: the winner per (name, instance), as RGW squashes */
+        /* pass 1: the winner per name. The target holds the current object
+         * only, so every change of a name in this page collapses into the
+         * last one in log order (an OLH change never loses to one of an
+         * older OLH epoch); RGW squashes per (name, instance) because its
+         * target keeps every version. */
         struct squash *sq = calloc(page.n, sizeof(*sq));
         char **names = calloc(page.n, sizeof(char *));
         bool *ns = calloc(page.n, sizeof(bool));
+        const char **why = calloc(page.n, sizeof(char *));
         size_t nsq = 0;
         bool stop_after = false;
         size_t last = page.n; /* entries past a syncstop are not ours to read */
-        if (!sq || !names || !ns) {
+        if (!sq || !names || !ns || !why) {
             r = -ENOMEM;
             goto out;
         }
@@ -346,24 +349,44 @@ static int incremental_sync(struct bs_ctx *c, struct state_bs *st)
             if (e->op == RGW_BL_SYNCSTOP) {
                 stop_after = true;
                 last = i + 1;
+                why[i] = "syncstop";
                 break;
             }
             if ((r = rgw_index_key_parse(e->object, &names[i], &ns[i])) < 0)
                 goto out;
-            if (e->op == RGW_BL_RESYNC || e->op == RGW_BL_CANCEL || e->op == RGW_BL_UNKNOWN ||
-                !e->complete || ns[i] || names_our_zone(e, s->period.zone_id))
+            bool versioned_inst = e->versioned && e->instance[0] && strcmp(e->instance, "null");
+            if (e->op == RGW_BL_RESYNC || e->op == RGW_BL_CANCEL || e->op == RGW_BL_UNKNOWN)
+                why[i] = "op";
+            else if (!e->complete)
+                why[i] = "pending";
+            else if (ns[i])
+                why[i] = "namespaced";
+            else if (names_our_zone(e, s->period.zone_id))
+                why[i] = "zones_trace";
+            /* a versioned write is followed by its link_olh, which makes it
+             * current; removing one version (unlink_instance + del) leaves
+             * an unversioned target's current object as it is */
+            else if (e->op == RGW_BL_UNLINK_INSTANCE ||
+                     ((e->op == RGW_BL_DEL || e->op == RGW_BL_WRITE) && versioned_inst))
+                why[i] = "version-only";
+            if (why[i])
                 continue;
             size_t k = 0;
-            while (k < nsq && !(strcmp(sq[k].name, names[i]) == 0 &&
-                                strcmp(sq[k].instance, e->instance) == 0))
+            while (k < nsq && strcmp(sq[k].name, names[i]) != 0)
                 k++;
             if (k == nsq) {
-                sq[nsq++] = (struct squash){names[i], e->instance, e->timestamp, e->op};
-            } else if (strcmp(sq[k].timestamp, e->timestamp) <= 0 &&
-                       !(is_olh(sq[k].op) && !is_olh(e->op))) {
-                sq[k].timestamp = e->timestamp;
-                sq[k].op = e->op;
+                sq[nsq++] = (struct squash){names[i], i};
+                continue;
             }
+            const struct rgw_bl_entry *old = &page.entries[sq[k].idx];
+            uint64_t old_epoch = old->ver_pool < 0 ? old->ver_epoch : 0;
+            uint64_t new_epoch = e->ver_pool < 0 ? e->ver_epoch : 0;
+            if (is_olh(old->op) && is_olh(e->op) && new_epoch < old_epoch) {
+                why[i] = "older-olh-epoch";
+                continue;
+            }
+            why[sq[k].idx] = "squashed";
+            sq[k].idx = i;
         }
         /* pass 2: apply the winners in log order, skip the rest */
         struct batch b = {.ctx = c};
@@ -371,34 +394,12 @@ static int incremental_sync(struct bs_ctx *c, struct state_bs *st)
             goto out;
         for (size_t i = 0; i < last && r == 0; i++) {
             const struct rgw_bl_entry *e = &page.entries[i];
-            const char *why = NULL;
-            size_t k = 0;
-            if (!names[i])
-                why = "syncstop";
-            else if (e->op == RGW_BL_RESYNC || e->op == RGW_BL_CANCEL || e->op == RGW_BL_UNKNOWN)
-                why = "op";
-            else if (!e->complete)
-                why = "pending";
-            else if (ns[i])
-                why = "namespaced";
-            else if (names_our_zone(e, s->period.zone_id))
-                why = "zones_trace";
-            if (!why) {
-                while (k < nsq && !(strcmp(sq[k].name, names[i]) == 0 &&
-                                    strcmp(sq[k].instance, e->instance) == 0))
-                    k++;
-                if (k == nsq || strcmp(sq[k].timestamp, e->timestamp) != 0 || sq[k].op != e->op)
-                    why = "squashed";
-            }
-            /* versioned deletes of one version (not the current object) and
-             * unlinks leave an unversioned target's current object alone */
-            bool versioned_inst = e->versioned && e->instance[0] && strcmp(e->instance, "null");
-            if (!why && (e->op == RGW_BL_UNLINK_INSTANCE || (e->op == RGW_BL_DEL && versioned_inst)))
-                why = "version-only";
-            if (why) {
+            if (why[i]) {
+                log_debug("bucket_shard=%s id=%s skip=%s", c->bs_key, e->id, why[i]);
                 (void) marker_skip(b.m, e->id);
                 continue;
             }
+            bool versioned_inst = e->versioned && e->instance[0] && strcmp(e->instance, "null");
             enum sync_op kind = e->op == RGW_BL_DEL            ? SYNC_OP_REMOVE
                                 : e->op == RGW_BL_LINK_OLH_DEL ? SYNC_OP_DELETE_MARKER
                                                                : SYNC_OP_COPY;
@@ -437,6 +438,7 @@ static int incremental_sync(struct bs_ctx *c, struct state_bs *st)
             free(names[i]);
         free(names);
         free(ns);
+        free(why);
         free(sq);
         bool full_page = page.n == PAGE;
         rgw_bl_page_finish(&page);

@@ -124,6 +124,12 @@ static void hook_notify(void *ud, const int *shards, size_t n)
     sync_notify(p->s, shards, n);
 }
 
+static void hook_notify_keys(void *ud, const char *const *keys, size_t n)
+{
+    struct peer *p = ud;
+    sync_notify_keys(p->s, keys, n);
+}
+
 static void hook_period(void *ud, const char *body, size_t len)
 {
     struct peer *p = ud;
@@ -208,6 +214,7 @@ int peer_start(struct peer **out, struct sync *s)
         .bucket_status = hook_bucket_status,
         .metadata_status = NULL, /* we read no mdlog: the default lets it trim */
         .data_notify = hook_notify,
+        .data_notify_keys = hook_notify_keys,
         .period_push = hook_period,
         .metrics = hook_metrics,
         .health = hook_health,

@@ -183,6 +183,9 @@ void sync_free(struct sync *s)
     free(s->sid);
     config_free(s->owned_cfg);
     free(s->notified);
+    for (size_t i = 0; i < s->nnotified_keys; i++)
+        free(s->notified_keys[i]);
+    free(s->notified_keys);
     free(s->shard_lag);
     (void) pthread_mutex_destroy(&s->notify_lock);
     free(s);
@@ -703,6 +706,57 @@ static void period_reread(struct sync *s)
     s->period = p;
 }
 
+#define MAX_NOTIFIED_KEYS 4096
+
+void sync_notify_keys(struct sync *s, const char *const *keys, size_t n)
+{
+    pthread_mutex_lock(&s->notify_lock);
+    for (size_t i = 0; i < n && s->nnotified_keys < MAX_NOTIFIED_KEYS; i++) {
+        bool dup = false;
+        for (size_t k = 0; k < s->nnotified_keys && !dup; k++)
+            dup = strcmp(s->notified_keys[k], keys[i]) == 0;
+        if (dup)
+            continue;
+        char **nk = realloc(s->notified_keys, (s->nnotified_keys + 1) * sizeof(char *));
+        if (!nk)
+            break;
+        s->notified_keys = nk;
+        if ((nk[s->nnotified_keys] = strdup(keys[i])))
+            s->nnotified_keys++;
+    }
+    s->any_notified = true;
+    pthread_mutex_unlock(&s->notify_lock);
+    loop_wakeup(s->loop);
+}
+
+/* The bucket shards a notify named: synced at once. A failure here loses
+ * nothing (the datalog names the shard too, and its failure goes to the
+ * retry list then); it is only logged. */
+static void notified_keys_sync(struct sync *s)
+{
+    pthread_mutex_lock(&s->notify_lock);
+    char **keys = s->notified_keys;
+    size_t n = s->nnotified_keys;
+    s->notified_keys = NULL;
+    s->nnotified_keys = 0;
+    pthread_mutex_unlock(&s->notify_lock);
+    for (size_t i = 0; i < n; i++) {
+        if (!*s->stop) {
+            struct state_bs st = {0};
+            /* only shards already following their log: a new bucket shard
+             * is initialised by its datalog entry, in order */
+            if (s->st.ops->bs_get(s->st.inst, keys[i], &st) == 0 &&
+                st.phase == STATE_BS_INCREMENTAL && bucket_sync(s, keys[i]) < 0)
+                log_debug("bucket_shard=%s msg=\"notified sync failed; the datalog brings it "
+                          "again\" error=\"%s\"",
+                          keys[i], err_get());
+            state_bs_finish(&st);
+        }
+        free(keys[i]);
+    }
+    free(keys);
+}
+
 int sync_run(struct sync *s, volatile sig_atomic_t *stop, volatile sig_atomic_t *reload,
              const char *config_path)
 {
@@ -759,8 +813,12 @@ int sync_run(struct sync *s, volatile sig_atomic_t *stop, volatile sig_atomic_t 
             bool woke = s->any_notified;
             s->any_notified = false;
             pthread_mutex_unlock(&s->notify_lock);
-            if (woke && notified_pass(s) < 0)
-                log_error("msg=\"sync of notified shards failed\" error=\"%s\"", err_get());
+            if (woke) {
+                notified_keys_sync(s);
+                if (notified_pass(s) < 0)
+                    log_error("msg=\"sync of notified shards failed\" error=\"%s\"",
+                              err_get());
+            }
         }
     }
     /* the batch in progress finished inside the pass: nothing in flight */

@@ -48,6 +48,9 @@ int sync_run(struct sync *s, volatile sig_atomic_t *stop, volatile sig_atomic_t 
 
 /* Thread-safe: wake the loop for these datalog shards. */
 void sync_notify(struct sync *s, const int *shards, size_t n);
+/* Thread-safe: sync these bucket shards at once (out of band: the datalog
+ * still brings every change; this only cuts the lag). */
+void sync_notify_keys(struct sync *s, const char *const *keys, size_t n);
 
 /* Status (the status verb): per datalog shard, bucket shards in trouble,
  * retry list; to stdout, as text or one JSON document. Reads the state

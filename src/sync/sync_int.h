@@ -64,6 +64,8 @@ struct sync {
     pthread_mutex_t notify_lock;
     uint8_t *notified; /* one flag per datalog shard */
     bool any_notified;
+    char **notified_keys; /* bucket shards a notify named, not yet synced */
+    size_t nnotified_keys;
 
     /* per datalog shard, for /metrics: seconds behind (-1 unknown) */
     _Atomic int64_t *shard_lag;
