@@ -48,7 +48,10 @@ mkdir -p "$LAB"
 log "lab: target on $DST_PORT, source on $SRC_PORT"
 LAB_EXTRA_CONF='rgw_dns_name = localhost' \
     bash scripts/lab.sh up "$LAB/target" --role target --port "$DST_PORT"
-bash scripts/lab.sh up "$LAB/source" --role source --port "$SRC_PORT" \
+# Log trimming on (every 10 s): the source asks our listener for our
+# markers before it trims (test_sync's trim-safety scenario).
+LAB_EXTRA_CONF='rgw_sync_log_trim_interval = 10' \
+    bash scripts/lab.sh up "$LAB/source" --role source --port "$SRC_PORT" \
     --exporter-port "$EXPORTER_PORT"
 export LAB_TARGET_ENV="$LAB/target/env" LAB_SOURCE_ENV="$LAB/source/env"
 
