@@ -1,0 +1,1223 @@
+/* The transfer engine end to end: resumable parallel multipart copies of
+ * large objects by the rgw2cloud binary (sync --once, run, status, uploads)
+ * from the lab's source zone to the lab's target radosgw, through
+ * tests/fakes' faultproxy, which counts the bytes of every UploadPart and
+ * injects what the real server cannot be made to do on demand (500, 503,
+ * resets mid-body, stalls).
+ *
+ * Every scenario has its own config (chmod 600), fresh state db, source
+ * bucket "<run>-<scen>-src" and target bucket "<run>-<scen>-tgt" (target
+ * path "<run>-<scen>-tgt/${bucket}"); every other bucket of the lab is
+ * excluded by a "*" profile. The target connection of the configs is the
+ * proxy; the test itself reads and writes the target directly, so the
+ * proxy's counters are rgw2cloud's traffic alone. Source bytes come from a
+ * seeded PRNG, streamed (never whole in memory), MD5 kept. Big objects are
+ * deleted at the end of each scenario (the lab's memstore keeps them in RAM).
+ * A log is printed as TAP comments when a check about it fails. */
+#include "labenv.h"
+#include "testlib.h"
+
+#include "err.h"
+#include "http/loop.h"
+#include "http/s3.h"
+#include "http/xml.h"
+
+#include <curl/curl.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <signal.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MiB (1024ull * 1024ull)
+
+static struct labenv senv, tenv;
+static struct loop *loop;
+static struct s3_client *src; /* alice on the source: writes the data */
+static struct s3_client *tgt; /* the target radosgw, directly (not through the proxy) */
+static const char *bin;
+static const char *proxy_bin;
+static char workdir[256];
+static char run_id[32];
+static int exporter_port;
+static pid_t proxy_pid = -1;
+static int proxy_port;
+
+/* ------------------------------------------------------------- small bits */
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+        ;
+}
+
+static void md5_final_hex(EVP_MD_CTX *ctx, char out[33])
+{
+    unsigned char md[16];
+    unsigned int n = 0;
+    EVP_DigestFinal_ex(ctx, md, &n);
+    for (int i = 0; i < 16; i++)
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return strdup("");
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    char chunk[8192];
+    size_t k;
+    while ((k = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+        if (len + k + 1 > cap) {
+            cap = (len + k + 1) * 2;
+            buf = realloc(buf, cap);
+        }
+        memcpy(buf + len, chunk, k);
+        len += k;
+    }
+    fclose(f);
+    if (!buf)
+        return strdup("");
+    buf[len] = '\0';
+    return buf;
+}
+
+/* The last n lines of a log, as TAP comments. */
+static void print_tail(const char *path, int n)
+{
+    char *text = slurp(path);
+    size_t len = strlen(text);
+    const char *start = text + len;
+    int lines = 0;
+    while (start > text && lines <= n) {
+        start--;
+        if (*start == '\n')
+            lines++;
+    }
+    if (*start == '\n')
+        start++;
+    printf("# ---- tail of %s\n", path);
+    for (const char *p = start; *p;) {
+        const char *nl = strchr(p, '\n');
+        int l = nl ? (int) (nl - p) : (int) strlen(p);
+        printf("#   %.*s\n", l, p);
+        p += l + (nl ? 1 : 0);
+    }
+    printf("# ----\n");
+    fflush(stdout);
+    free(text);
+}
+
+static bool file_contains(const char *path, const char *needle)
+{
+    char *t = slurp(path);
+    bool f = strstr(t, needle) != NULL;
+    free(t);
+    return f;
+}
+
+static void path_in(char *out, size_t n, const char *name)
+{
+    snprintf(out, n, "%s/%s", workdir, name);
+}
+
+/* ------------------------------------------------------------- processes */
+
+/* fork + exec the binary with stdout/stderr appended to files (err may be
+ * the same path as out). */
+static pid_t spawn(const char *const *args, const char *out, const char *err)
+{
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int o = open(out, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+        int e = strcmp(out, err) == 0 ? o
+                                      : open(err, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+        if (o < 0 || e < 0)
+            _exit(126);
+        dup2(o, 1);
+        dup2(e, 2);
+        int devnull = open("/dev/null", O_RDONLY);
+        if (devnull >= 0)
+            dup2(devnull, 0);
+        execv(bin, (char *const *) args);
+        _exit(127);
+    }
+    return pid;
+}
+
+/* Wait for pid up to timeout_ms: its exit code, 128+signal when killed by
+ * a signal, -1 when it did not end (then it is SIGKILLed and reaped). */
+static int wait_exit(pid_t pid, long timeout_ms)
+{
+    double deadline = now_s() + (double) timeout_ms / 1000.0;
+    for (;;) {
+        int st = 0;
+        pid_t w = waitpid(pid, &st, WNOHANG);
+        if (w == pid)
+            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        if (w < 0)
+            return -1;
+        if (now_s() > deadline) {
+            kill(pid, SIGKILL);
+            (void) waitpid(pid, &st, 0);
+            printf("# pid %d did not end within %ld ms: killed\n", (int) pid, timeout_ms);
+            return -1;
+        }
+        sleep_ms(20);
+    }
+}
+
+static int run_cmd(const char *const *args, const char *out, const char *err, long timeout_ms)
+{
+    pid_t pid = spawn(args, out, err);
+    if (pid < 0)
+        return -1;
+    return wait_exit(pid, timeout_ms);
+}
+
+/* `sync -c cfg --once` with everything to <log>; the exit code. */
+static int sync_once(const char *cfg, const char *log)
+{
+    const char *args[] = {bin, "sync", "-c", cfg, "--once", NULL};
+    int rc = run_cmd(args, log, log, 240000);
+    if (rc != 0)
+        print_tail(log, 25);
+    return rc;
+}
+
+/* `uploads -c cfg --abort-orphans` with everything to <log>; the exit code. */
+static int abort_orphans(const char *cfg, const char *log)
+{
+    const char *args[] = {bin, "uploads", "-c", cfg, "--abort-orphans", NULL};
+    int rc = run_cmd(args, log, log, 60000);
+    print_tail(log, 12);
+    return rc;
+}
+
+/* `status -c cfg --json`, parsed; NULL (and the output printed) on failure. */
+static json_t *status_json(const char *cfg, const char *tag)
+{
+    char out[512], err[512];
+    snprintf(out, sizeof(out), "%s/status-%s.out", workdir, tag);
+    snprintf(err, sizeof(err), "%s/status-%s.err", workdir, tag);
+    unlink(out);
+    unlink(err);
+    const char *args[] = {bin, "status", "-c", cfg, "--json", NULL};
+    int rc = run_cmd(args, out, err, 60000);
+    char *text = slurp(out);
+    json_error_t je;
+    json_t *j = rc == 0 ? json_loads(text, 0, &je) : NULL;
+    if (!j) {
+        printf("# status --json exited %d\n", rc);
+        print_tail(out, 10);
+        print_tail(err, 10);
+    }
+    free(text);
+    return j;
+}
+
+/* status' uploads[] (borrowed from root), or NULL. */
+static json_t *status_uploads(json_t *root)
+{
+    json_t *u = json_object_get(root, "uploads");
+    return json_is_array(u) ? u : NULL;
+}
+
+static long long jint(json_t *obj, const char *key)
+{
+    json_t *v = json_object_get(obj, key);
+    return json_is_integer(v) ? (long long) json_integer_value(v) : -1;
+}
+
+static const char *jstr(json_t *obj, const char *key)
+{
+    json_t *v = json_object_get(obj, key);
+    return json_is_string(v) ? json_string_value(v) : "";
+}
+
+/* The number of upload records status reports; -1 when status failed. */
+static long long records_left(const char *cfg, const char *tag)
+{
+    json_t *st = status_json(cfg, tag);
+    json_t *u = status_uploads(st);
+    long long n = u ? (long long) json_array_size(u) : -1;
+    if (n > 0) {
+        char *dump = json_dumps(u, JSON_COMPACT);
+        printf("# records left: %s\n", dump ? dump : "?");
+        free(dump);
+    }
+    json_decref(st);
+    return n;
+}
+
+struct daemon {
+    pid_t pid; /* -1 once it ended */
+    int exit_code;
+    char log[512];
+};
+
+static bool daemon_alive(struct daemon *d)
+{
+    if (d->pid <= 0)
+        return false;
+    int st = 0;
+    if (waitpid(d->pid, &st, WNOHANG) == 0)
+        return true;
+    d->exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    d->pid = -1;
+    return false;
+}
+
+/* `run -c cfg` in the background; waits until it listens. 0, or -1 with
+ * its log printed. */
+static int daemon_start(struct daemon *d, const char *cfg, const char *name)
+{
+    snprintf(d->log, sizeof(d->log), "%s/%s.log", workdir, name);
+    const char *args[] = {bin, "run", "-c", cfg, NULL};
+    d->exit_code = -1;
+    d->pid = spawn(args, d->log, d->log);
+    if (d->pid < 0)
+        return -1;
+    double deadline = now_s() + 30;
+    while (now_s() < deadline) {
+        if (file_contains(d->log, "msg=\"listening\""))
+            return 0;
+        if (!daemon_alive(d)) {
+            printf("# %s: rgw2cloud run exited (%d) before listening\n", name, d->exit_code);
+            print_tail(d->log, 25);
+            return -1;
+        }
+        sleep_ms(50);
+    }
+    printf("# %s: rgw2cloud run did not listen within 30 s\n", name);
+    print_tail(d->log, 25);
+    kill(d->pid, SIGKILL);
+    (void) wait_exit(d->pid, 10000);
+    d->pid = -1;
+    return -1;
+}
+
+/* `sync --once` in the background (to be SIGKILLed). */
+static int once_start(struct daemon *d, const char *cfg, const char *name)
+{
+    snprintf(d->log, sizeof(d->log), "%s/%s.log", workdir, name);
+    const char *args[] = {bin, "sync", "-c", cfg, "--once", NULL};
+    d->exit_code = -1;
+    d->pid = spawn(args, d->log, d->log);
+    return d->pid > 0 ? 0 : -1;
+}
+
+/* SIGTERM and wait: its exit code (-1: it did not stop within 60 s). */
+static int daemon_stop(struct daemon *d)
+{
+    if (!daemon_alive(d)) {
+        printf("# the daemon had already exited (%d)\n", d->exit_code);
+        print_tail(d->log, 25);
+        return -1;
+    }
+    kill(d->pid, SIGTERM);
+    int rc = wait_exit(d->pid, 60000);
+    d->pid = -1;
+    return rc;
+}
+
+/* SIGKILL and reap: the exit code (128 + 9 when the signal killed it). */
+static int daemon_kill9(struct daemon *d)
+{
+    if (d->pid <= 0)
+        return d->exit_code;
+    kill(d->pid, SIGKILL);
+    int rc = wait_exit(d->pid, 10000);
+    d->pid = -1;
+    return rc;
+}
+
+/* ------------------------------------------------------------ faultproxy */
+
+struct sink {
+    char *buf;
+    size_t len;
+};
+
+static size_t curl_sink(char *p, size_t size, size_t n, void *ud)
+{
+    struct sink *s = ud;
+    size_t len = size * n;
+    char *nb = realloc(s->buf, s->len + len + 1);
+    if (!nb)
+        return 0;
+    memcpy(nb + s->len, p, len);
+    s->buf = nb;
+    s->len += len;
+    s->buf[s->len] = '\0';
+    return len;
+}
+
+/* faultproxy --listen 127.0.0.1:0 --upstream up --stats FILE; its port
+ * (the first line it prints) into *port, 0 when none. */
+static pid_t proxy_spawn(const char *up, const char *stats, int *port)
+{
+    int fds[2];
+    *port = 0;
+    if (pipe(fds) < 0)
+        return -1;
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        (void) dup2(fds[1], STDOUT_FILENO);
+        (void) close(fds[0]);
+        (void) close(fds[1]);
+        execl(proxy_bin, "faultproxy", "--listen", "127.0.0.1:0", "--upstream", up, "--stats",
+              stats, (char *) NULL);
+        _exit(127);
+    }
+    (void) close(fds[1]);
+    FILE *f = fdopen(fds[0], "r");
+    char line[64] = "";
+    if (f && !fgets(line, sizeof(line), f))
+        line[0] = '\0';
+    if (f)
+        fclose(f);
+    else
+        (void) close(fds[0]);
+    char *end = NULL;
+    long p = strncmp(line, "port ", 5) == 0 ? strtol(line + 5, &end, 10) : 0;
+    *port = p > 0 && p < 65536 && end && *end == '\n' ? (int) p : 0;
+    return pid;
+}
+
+/* A control request to the proxy: the HTTP status; the body into *out. */
+static long control(const char *method, const char *what, const char *body, char **out)
+{
+    char url[128];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/__faultproxy/%s", proxy_port, what);
+    struct sink s = {0};
+    CURL *e = curl_easy_init();
+    long status = 0;
+    if (!e)
+        return 0;
+    curl_easy_setopt(e, CURLOPT_URL, url);
+    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, curl_sink);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, &s);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 5000L);
+    if (body)
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
+    if (curl_easy_perform(e) == CURLE_OK)
+        curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_cleanup(e);
+    if (out)
+        *out = s.buf;
+    else
+        free(s.buf);
+    return status;
+}
+
+static long set_rules(const char *rules)
+{
+    return control("POST", "rules", rules, NULL);
+}
+
+static long stats_reset(void)
+{
+    return control("POST", "reset", NULL, NULL);
+}
+
+/* One live counter of the proxy (op as S3 names it); -1 when unreadable. */
+static long long counter(const char *op, const char *field)
+{
+    char *text = NULL;
+    long long n = -1;
+    if (control("GET", "stats", NULL, &text) == 200) {
+        json_t *root = text ? json_loads(text, 0, NULL) : NULL;
+        n = jint(json_object_get(root, op), field);
+        json_decref(root);
+    }
+    free(text);
+    return n;
+}
+
+static void print_stats(const char *when)
+{
+    char *text = NULL;
+    if (control("GET", "stats", NULL, &text) == 200 && text) {
+        text[strcspn(text, "\n")] = '\0';
+        printf("# proxy stats %s: %s\n", when, text);
+    }
+    free(text);
+}
+
+/* Poll the proxy until op's field reaches at least min (every 10 ms), or
+ * the deadline, or while alive says the process still runs. The value. */
+static long long wait_counter(const char *op, const char *field, long long min, double secs,
+                              struct daemon *alive)
+{
+    double deadline = now_s() + secs;
+    long long v = -1;
+    while (now_s() < deadline) {
+        v = counter(op, field);
+        if (v >= min)
+            return v;
+        if (alive && !daemon_alive(alive)) {
+            printf("# the process ended (%d) before %s.%s reached %lld\n", alive->exit_code, op,
+                   field, min);
+            print_tail(alive->log, 20);
+            return v;
+        }
+        sleep_ms(10);
+    }
+    printf("# %s.%s is %lld after %.0f s, wanted %lld\n", op, field, v, secs, min);
+    return v;
+}
+
+/* ---------------------------------------------------------------- configs */
+
+struct cfgopt {
+    const char *name;      /* scenario tag: file names, bucket names */
+    unsigned poll;         /* sync.poll_interval, 0 = 5 */
+    unsigned part_conc;    /* sync.part_concurrency */
+    const char *threshold; /* s3.multipart_sync_threshold */
+    const char *min_part;  /* s3.multipart_min_part_size */
+};
+
+static void src_bucket(char *out, size_t n, const char *scen)
+{
+    snprintf(out, n, "%s-%s-src", run_id, scen);
+}
+
+static void tgt_bucket(char *out, size_t n, const char *scen)
+{
+    snprintf(out, n, "%s-%s-tgt", run_id, scen);
+}
+
+/* <workdir>/<name>.json with a fresh <name>.db; the target is the proxy. */
+static int cfg_write(char *path, size_t n, const struct cfgopt *o)
+{
+    char file[128], state[512], tb[64];
+    snprintf(file, sizeof(file), "%s.json", o->name);
+    path_in(path, n, file);
+    snprintf(file, sizeof(file), "%s.db", o->name);
+    path_in(state, sizeof(state), file);
+    unlink(state);
+    tgt_bucket(tb, sizeof(tb), o->name);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (!f) {
+        printf("# cannot write %s\n", path);
+        return -1;
+    }
+    fprintf(f,
+            "{\n"
+            "  \"source\": {\"endpoint\": \"%s\", \"access_key\": \"%s\", \"secret\": \"%s\",\n"
+            "             \"zonegroup\": \"%s\", \"zone\": \"%s\"},\n"
+            "  \"listen\": \"127.0.0.1:%d\",\n"
+            "  \"state\": {\"backend\": \"sqlite\", \"path\": \"%s\"},\n"
+            "  \"sync\": {\"poll_interval\": %u, \"part_concurrency\": %u},\n"
+            "  \"s3\": {\"multipart_sync_threshold\": \"%s\", \"multipart_min_part_size\": \"%s\"},\n"
+            "  \"connection\": {\"endpoint\": \"http://127.0.0.1:%d\", \"access_key\": \"%s\",\n"
+            "                 \"secret\": \"%s\", \"region\": \"%s\"},\n"
+            "  \"profiles\": [\n"
+            "    {\"source_bucket\": \"*\", \"exclude\": true},\n"
+            "    {\"source_bucket\": \"%s-%s-*\", \"target_path\": \"%s/${bucket}\"}\n"
+            "  ]\n"
+            "}\n",
+            labenv_get(&senv, "LAB_ENDPOINT"), labenv_get(&senv, "LAB_SYSTEM_ACCESS_KEY"),
+            labenv_get(&senv, "LAB_SYSTEM_SECRET_KEY"), labenv_get(&senv, "LAB_ZONEGROUP"),
+            labenv_get(&senv, "LAB_EXPORTER_ZONE"), exporter_port, state, o->poll ? o->poll : 5,
+            o->part_conc, o->threshold, o->min_part, proxy_port,
+            labenv_get(&tenv, "LAB_ACCESS_KEY"), labenv_get(&tenv, "LAB_SECRET_KEY"),
+            labenv_get(&tenv, "LAB_REGION"), run_id, o->name, tb);
+    return fclose(f) == 0 ? 0 : -1;
+}
+
+/* ------------------------------------------------------- source objects */
+
+/* A seeded xorshift byte stream of a given length, MD5 taken as it is read. */
+struct stream {
+    uint64_t s;
+    uint64_t len, off;
+    unsigned char word[8];
+    unsigned avail;
+    EVP_MD_CTX *md5;
+};
+
+static void stream_init(struct stream *g, uint64_t seed, uint64_t len)
+{
+    memset(g, 0, sizeof(*g));
+    g->s = seed ? seed * 0x9e3779b97f4a7c15ull : 1;
+    g->len = len;
+    g->md5 = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(g->md5, EVP_md5(), NULL);
+}
+
+static uint64_t stream_next(struct stream *g)
+{
+    g->s ^= g->s << 13;
+    g->s ^= g->s >> 7;
+    g->s ^= g->s << 17;
+    return g->s;
+}
+
+static size_t stream_read(void *ud, char *buf, size_t max)
+{
+    struct stream *g = ud;
+    size_t n = g->len - g->off < max ? (size_t) (g->len - g->off) : max;
+    size_t i = 0;
+    while (i < n && g->avail) {
+        buf[i++] = (char) g->word[8 - g->avail];
+        g->avail--;
+    }
+    while (n - i >= 8) {
+        uint64_t w = stream_next(g);
+        memcpy(buf + i, &w, 8);
+        i += 8;
+    }
+    while (i < n) {
+        if (!g->avail) {
+            uint64_t w = stream_next(g);
+            memcpy(g->word, &w, 8);
+            g->avail = 8;
+        }
+        buf[i++] = (char) g->word[8 - g->avail];
+        g->avail--;
+    }
+    EVP_DigestUpdate(g->md5, buf, n);
+    g->off += n;
+    return n;
+}
+
+/* PUT len bytes of seed's stream as bucket/key on the source, streamed (one
+ * request); the MD5 of the bytes and the source's ETag (unquoted). 0 or a
+ * negative errno. */
+static int put_big(const char *bucket, const char *key, uint64_t seed, uint64_t len,
+                   char md5[33], char etag[80])
+{
+    struct stream g;
+    stream_init(&g, seed, len);
+    struct s3_call call;
+    s3_call_init(&call);
+    double t0 = now_s();
+    int r = s3_put_object_prepare(&call, bucket, key, stream_read, &g, len);
+    if (r == 0)
+        r = s3_call_run(src, &call);
+    char *e = NULL;
+    if (r == 0)
+        r = s3_call_etag(&call, &e);
+    if (r < 0)
+        printf("# PUT %s/%s (%llu bytes): %s\n", bucket, key, (unsigned long long) len, err_get());
+    s3_call_finish(&call);
+    md5_final_hex(g.md5, md5);
+    EVP_MD_CTX_free(g.md5);
+    snprintf(etag, 80, "%s", e ? e : "");
+    free(e);
+    if (r == 0)
+        printf("# source %s/%s: %llu MiB in %.1f s, md5 %s\n", bucket, key,
+               (unsigned long long) (len / MiB), now_s() - t0, md5);
+    if (r == 0 && g.off != len) {
+        printf("# PUT %s/%s: %llu of %llu bytes read\n", bucket, key,
+               (unsigned long long) g.off, (unsigned long long) len);
+        r = -EIO;
+    }
+    return r;
+}
+
+struct md5sink {
+    EVP_MD_CTX *md5;
+    uint64_t len;
+};
+
+static size_t md5sink_write(void *ud, const char *buf, size_t len)
+{
+    struct md5sink *s = ud;
+    EVP_DigestUpdate(s->md5, buf, len);
+    s->len += len;
+    return len;
+}
+
+/* Download from the target and hash: 0 and md5 in out, or a negative errno. */
+static int target_md5(const char *bucket, const char *key, char out[33], uint64_t *len)
+{
+    struct md5sink s = {EVP_MD_CTX_new(), 0};
+    EVP_DigestInit_ex(s.md5, EVP_md5(), NULL);
+    struct s3_call call;
+    s3_call_init(&call);
+    int r = s3_get_object_prepare(&call, bucket, key, 1, 0, NULL, md5sink_write, &s);
+    if (r == 0)
+        r = s3_call_run(tgt, &call);
+    if (r < 0)
+        printf("# GET %s/%s on the target: %s\n", bucket, key, err_get());
+    s3_call_finish(&call);
+    md5_final_hex(s.md5, out);
+    EVP_MD_CTX_free(s.md5);
+    if (len)
+        *len = s.len;
+    return r;
+}
+
+/* HEAD on the target: its x-amz-meta-rgwx-source-etag into out ("" when
+ * absent); 0 or a negative errno (-ENOENT: no object). */
+static int target_source_etag(const char *bucket, const char *key, char out[80])
+{
+    struct s3_call h;
+    s3_call_init(&h);
+    int r = s3_head_object(tgt, &h, bucket, key);
+    const char *v = r == 0 ? s3_call_resp_header(&h, "x-amz-meta-rgwx-source-etag") : NULL;
+    snprintf(out, 80, "%s", v ? v : "");
+    s3_call_finish(&h);
+    return r;
+}
+
+/* ------------------------------------------------------ target uploads */
+
+/* Multipart uploads in progress in bucket (every page): their count, -1
+ * when the list fails. found: whether upload id want is among them; first:
+ * the first one's id. */
+static long long target_uploads(const char *bucket, const char *want, bool *found, char *first,
+                                 size_t first_cap)
+{
+    long long n = 0;
+    char *km = NULL, *um = NULL;
+    if (found)
+        *found = false;
+    for (;;) {
+        struct xml_list_uploads l = {0};
+        int r = s3_list_uploads(tgt, bucket, NULL, km, um, &l);
+        free(km);
+        free(um);
+        km = um = NULL;
+        if (r < 0) {
+            printf("# ListMultipartUploads %s: %s\n", bucket, err_get());
+            return -1;
+        }
+        for (size_t i = 0; i < l.nuploads; i++) {
+            n++;
+            printf("# upload on the target: %s/%s id=%s\n", bucket, l.uploads[i].key,
+                   l.uploads[i].upload_id);
+            if (found && want && strcmp(l.uploads[i].upload_id, want) == 0)
+                *found = true;
+            if (first && n == 1)
+                snprintf(first, first_cap, "%s", l.uploads[i].upload_id);
+        }
+        if (l.truncated && l.next_key_marker) {
+            km = strdup(l.next_key_marker);
+            um = l.next_upload_id_marker ? strdup(l.next_upload_id_marker) : NULL;
+        }
+        xml_list_uploads_finish(&l);
+        if (!km)
+            return n;
+    }
+}
+
+/* Abort whatever is left in bucket (cleanup after a failure). */
+static void target_abort_all(const char *bucket)
+{
+    struct xml_list_uploads l = {0};
+    if (s3_list_uploads(tgt, bucket, NULL, NULL, NULL, &l) == 0)
+        for (size_t i = 0; i < l.nuploads; i++)
+            (void) s3_abort_multipart(tgt, bucket, l.uploads[i].key, l.uploads[i].upload_id);
+    xml_list_uploads_finish(&l);
+}
+
+/* A multipart upload made by hand, directly on the target, with one 5 MiB
+ * part (so that it is billed); its upload id (malloc'd) or NULL. */
+static char *hand_made_upload(const char *bucket, const char *key)
+{
+    struct s3_call init;
+    s3_call_init(&init);
+    char *id = NULL;
+    int r = s3_create_multipart(tgt, &init, bucket, key, &id);
+    s3_call_finish(&init);
+    if (r < 0) {
+        printf("# CreateMultipartUpload %s/%s: %s\n", bucket, key, err_get());
+        return NULL;
+    }
+    size_t len = 5 * MiB;
+    char *data = malloc(len);
+    struct stream g;
+    stream_init(&g, 77, len);
+    (void) stream_read(&g, data, len);
+    EVP_MD_CTX_free(g.md5);
+    char *etag = NULL;
+    r = s3_upload_part(tgt, bucket, key, id, 1, data, len, &etag);
+    if (r < 0)
+        printf("# UploadPart %s/%s: %s\n", bucket, key, err_get());
+    free(etag);
+    free(data);
+    return id;
+}
+
+/* End of a scenario: the big objects go from both sides (memstore keeps
+ * them in RAM), and any upload a failure left behind. */
+static void cleanup(const char *sb, const char *key, const char *tb)
+{
+    char tkey[256];
+    snprintf(tkey, sizeof(tkey), "%s/%s", sb, key);
+    target_abort_all(tb);
+    int rs = s3_delete_object(src, sb, key);
+    int rt = s3_delete_object(tgt, tb, tkey);
+    if ((rs < 0 && rs != -ENOENT) || (rt < 0 && rt != -ENOENT))
+        printf("# cleanup: delete source %d, target %d\n", rs, rt);
+}
+
+/* Expected part plan of the engine: max(min_part, ceil(size / 10000))
+ * rounded up to 4 MiB. */
+static uint64_t plan_part_size(uint64_t size, uint64_t min_part)
+{
+    uint64_t p = (size + 9999) / 10000;
+    if (p < min_part)
+        p = min_part;
+    return (p + 4 * MiB - 1) / (4 * MiB) * (4 * MiB);
+}
+
+/* ================================================================ tests */
+
+/* 1. A 300 MiB object, 16 MiB parts, 4 in flight: SIGKILL once >= 5 parts
+ * are confirmed, restart: only the missing parts are sent. */
+static void test_transfer__kill9_resume_sends_only_missing_parts(void)
+{
+    const char *scen = "kill";
+    const uint64_t size = 300 * MiB, part = 16 * MiB;
+    const unsigned conc = 4;
+    const char *key = "big/300MiB.bin";
+    char sb[64], tb[64], tkey[256], cfg[512], log[512], md5[33], etag[80];
+    src_bucket(sb, sizeof(sb), scen);
+    tgt_bucket(tb, sizeof(tb), scen);
+    snprintf(tkey, sizeof(tkey), "%s/%s", sb, key);
+    CHECK_INT(plan_part_size(size, part), part);
+    const long long nparts = (long long) ((size + part - 1) / part);
+
+    CHECK_INT(s3_create_bucket(src, sb, NULL), 0);
+    CHECK_INT(put_big(sb, key, 1, size, md5, etag), 0);
+    CHECK_STR(etag, md5); /* a single PUT: the source ETag is the MD5 */
+
+    struct cfgopt o = {.name = scen, .part_conc = conc, .threshold = "16M", .min_part = "16M"};
+    CHECK_INT(cfg_write(cfg, sizeof(cfg), &o), 0);
+    CHECK_INT(stats_reset(), 200);
+    /* CompleteMultipartUpload is never answered in the first run: whatever
+     * the timing, the kill lands before the object is whole */
+    CHECK_INT(set_rules("[{\"op\":\"CompleteMultipartUpload\",\"action\":\"stall\","
+                        "\"stall_ms\":0}]"),
+              200);
+
+    struct daemon d;
+    double t0 = now_s();
+    CHECK_INT(once_start(&d, cfg, "kill-once-1"), 0);
+    /* a part starts only when one ended (and its record was written): with
+     * 4 in flight, the 9th UploadPart under way means >= 5 confirmed */
+    long long started = wait_counter("UploadPart", "requests", 2 * conc + 1, 120, &d);
+    /* and then, to cut a part in the middle, until some part is half-sent */
+    long long bytes_at_kill = counter("UploadPart", "bytes");
+    for (double until = now_s() + 3; bytes_at_kill % (long long) part == 0 && now_s() < until;) {
+        sleep_ms(2);
+        bytes_at_kill = counter("UploadPart", "bytes");
+    }
+    int rc = daemon_kill9(&d);
+    double t_kill = now_s() - t0;
+    CHECK_INT(rc, 128 + SIGKILL);
+    printf("# SIGKILL %.1f s in: %lld UploadParts started, %lld bytes (%.1f MiB) of parts sent\n",
+           t_kill, started, bytes_at_kill, (double) bytes_at_kill / (double) MiB);
+
+    /* the record says how far it got: >= 5 parts confirmed, not all */
+    json_t *st = status_json(cfg, "kill-after");
+    json_t *ups = status_uploads(st);
+    CHECK(ups && json_array_size(ups) == 1);
+    json_t *u = ups ? json_array_get(ups, 0) : NULL;
+    long long done_at_kill = jint(u, "parts_done");
+    char upload_id[256];
+    snprintf(upload_id, sizeof(upload_id), "%s", jstr(u, "upload_id"));
+    printf("# after the kill: record %s -> %s upload %s, %lld of %lld parts done\n",
+           jstr(u, "source"), jstr(u, "target"), upload_id, done_at_kill, nparts);
+    CHECK(done_at_kill >= 5);
+    CHECK(done_at_kill < nparts);
+    CHECK_INT(jint(u, "size"), size);
+    CHECK_INT(jint(u, "part_size"), part);
+    json_decref(st);
+    bool found = false;
+    CHECK_INT(target_uploads(tb, upload_id, &found, NULL, 0), 1);
+    CHECK(found && "the recorded upload is on the target");
+
+    /* restart, counters not reset: both runs count */
+    CHECK_INT(set_rules("[]"), 200);
+    path_in(log, sizeof(log), "kill-once-2.log");
+    double t1 = now_s();
+    CHECK_INT(sync_once(cfg, log), 0);
+    printf("# restart: sync --once %.1f s\n", now_s() - t1);
+    CHECK(file_contains(log, "resuming upload"));
+    print_stats("after both runs");
+
+    long long sent = counter("UploadPart", "bytes");
+    long long bound = (long long) size + (long long) (conc + 1) * (long long) part;
+    printf("# UploadPart bytes over both runs: %lld (%.1f MiB), bound %lld (%.0f MiB), size %llu\n",
+           sent, (double) sent / (double) MiB, bound, (double) bound / (double) MiB,
+           (unsigned long long) size);
+    CHECK(sent >= (long long) size);
+    CHECK(sent <= bound);
+    CHECK_INT(counter("CreateMultipartUpload", "requests"), 1); /* resumed, not started over */
+    CHECK_INT(counter("AbortMultipartUpload", "requests"), 0);
+
+    char got[33];
+    uint64_t glen = 0;
+    CHECK_INT(target_md5(tb, tkey, got, &glen), 0);
+    CHECK_INT(glen, size);
+    CHECK_STR(got, md5);
+    char recorded[80];
+    CHECK_INT(target_source_etag(tb, tkey, recorded), 0);
+    CHECK_STR(recorded, etag);
+    CHECK_INT(records_left(cfg, "kill-end"), 0);
+    CHECK_INT(target_uploads(tb, NULL, NULL, NULL, 0), 0);
+    cleanup(sb, key, tb);
+}
+
+/* 2. 20% of UploadParts fail (500, 503, reset mid-body, seeded): each part
+ * is retried alone, the copy completes and nothing is left behind. */
+static void test_transfer__part_failures_retried_alone(void)
+{
+    const char *scen = "flaky";
+    const uint64_t size = 200 * MiB + 12345, part = 8 * MiB;
+    const char *key = "big/200MiB.bin";
+    char sb[64], tb[64], tkey[256], cfg[512], log[512], md5[33], etag[80];
+    src_bucket(sb, sizeof(sb), scen);
+    tgt_bucket(tb, sizeof(tb), scen);
+    snprintf(tkey, sizeof(tkey), "%s/%s", sb, key);
+    CHECK_INT(plan_part_size(size, part), part);
+
+    CHECK_INT(s3_create_bucket(src, sb, NULL), 0);
+    CHECK_INT(put_big(sb, key, 2, size, md5, etag), 0);
+
+    struct cfgopt o = {.name = scen, .part_conc = 4, .threshold = "16M", .min_part = "8M"};
+    CHECK_INT(cfg_write(cfg, sizeof(cfg), &o), 0);
+    CHECK_INT(stats_reset(), 200);
+    /* 1 - (1 - 0.0717)^3 = 20% of UploadParts hit one of the three */
+    CHECK_INT(set_rules("["
+                        "{\"op\":\"UploadPart\",\"action\":\"500\",\"probability\":0.0717,"
+                        "\"seed\":101},"
+                        "{\"op\":\"UploadPart\",\"action\":\"503\",\"probability\":0.0717,"
+                        "\"seed\":202},"
+                        "{\"op\":\"UploadPart\",\"action\":\"reset\",\"after_bytes\":4194304,"
+                        "\"probability\":0.0717,\"seed\":303}"
+                        "]"),
+              200);
+    int rc = -1, runs = 0;
+    double t0 = now_s();
+    while (rc != 0 && runs < 3) {
+        char name[64];
+        snprintf(name, sizeof(name), "flaky-once-%d.log", ++runs);
+        path_in(log, sizeof(log), name);
+        rc = sync_once(cfg, log);
+        printf("# sync --once #%d: exit %d (%.1f s in)\n", runs, rc, now_s() - t0);
+    }
+    CHECK_INT(rc, 0);
+    print_stats("with faults");
+    long long injected = counter("UploadPart", "injected");
+    long long forwarded = counter("UploadPart", "requests");
+    long long sent = counter("UploadPart", "bytes");
+    long long nparts = (long long) ((size + part - 1) / part);
+    printf("# faults injected on UploadPart: %lld of %lld attempts (%lld parts), %d sync "
+           "--once run(s), %.1f s\n",
+           injected, injected + forwarded, nparts, runs, now_s() - t0);
+    CHECK(injected > 0 && "the rules fired: else this proves nothing");
+    /* retried alone: nothing but the failed parts went again (a reset may
+     * have sent up to a whole part before the cut) */
+    CHECK(sent >= (long long) size);
+    CHECK(sent <= (long long) size + injected * (long long) part);
+    CHECK_INT(set_rules("[]"), 200);
+
+    char got[33];
+    uint64_t glen = 0;
+    CHECK_INT(target_md5(tb, tkey, got, &glen), 0);
+    CHECK_INT(glen, size);
+    CHECK_STR(got, md5);
+    CHECK_INT(records_left(cfg, "flaky-end"), 0);
+    CHECK_INT(target_uploads(tb, NULL, NULL, NULL, 0), 0);
+    cleanup(sb, key, tb);
+}
+
+/* 3. The source object is overwritten (other bytes, other size) while its
+ * parts are in flight: the old upload is aborted, the new bytes land. */
+static void test_transfer__source_overwritten_mid_upload(void)
+{
+    const char *scen = "overw";
+    const uint64_t size1 = 128 * MiB, size2 = 88 * MiB + 4321;
+    const char *key = "big/overwritten.bin";
+    char sb[64], tb[64], tkey[256], cfg[512], md5_1[33], etag1[80], md5_2[33], etag2[80];
+    src_bucket(sb, sizeof(sb), scen);
+    tgt_bucket(tb, sizeof(tb), scen);
+    snprintf(tkey, sizeof(tkey), "%s/%s", sb, key);
+    CHECK_INT(s3_create_bucket(src, sb, NULL), 0);
+    CHECK_INT(put_big(sb, key, 3, size1, md5_1, etag1), 0);
+
+    struct cfgopt o = {
+        .name = scen, .poll = 1, .part_conc = 4, .threshold = "16M", .min_part = "16M"};
+    CHECK_INT(cfg_write(cfg, sizeof(cfg), &o), 0);
+    CHECK_INT(stats_reset(), 200);
+    /* every UploadPart held 4 s: with 8 parts and 4 in flight, parts 5-8
+     * are read from the source only after the overwrite */
+    CHECK_INT(set_rules("[{\"op\":\"UploadPart\",\"action\":\"stall\",\"stall_ms\":4000}]"), 200);
+
+    struct daemon d;
+    double t0 = now_s();
+    CHECK_INT(daemon_start(&d, cfg, "overw-run"), 0);
+    if (d.pid <= 0)
+        goto out;
+    CHECK(wait_counter("UploadPart", "injected", 1, 60, &d) >= 1);
+    double t_stall = now_s();
+    char old_id[256] = "";
+    CHECK_INT(target_uploads(tb, NULL, NULL, old_id, sizeof(old_id)), 1);
+
+    CHECK_INT(put_big(sb, key, 4, size2, md5_2, etag2), 0);
+    double t_over = now_s();
+    CHECK_INT(set_rules("[]"), 200);
+    printf("# first part stalled %.1f s after start; overwrite done %.1f s later; old upload %s\n",
+           t_stall - t0, t_over - t_stall, old_id);
+    /* parts 5-8 are read from the source only after a stalled part ended */
+    CHECK(t_over - t_stall < 4.0 && "the overwrite landed while parts were in flight");
+    json_t *st = status_json(cfg, "overw-during");
+    json_t *ups = status_uploads(st);
+    json_t *u = ups && json_array_size(ups) == 1 ? json_array_get(ups, 0) : NULL;
+    CHECK_STR(jstr(u, "upload_id"), old_id); /* (status reads the state before asking the source) */
+    json_decref(st);
+
+    /* the new version lands: its bytes, its source etag */
+    bool landed = false;
+    char recorded[80] = "";
+    while (now_s() - t_over < 120) {
+        if (target_source_etag(tb, tkey, recorded) == 0 && strcmp(recorded, etag2) == 0) {
+            landed = true;
+            break;
+        }
+        if (!daemon_alive(&d))
+            break;
+        sleep_ms(300);
+    }
+    printf("# new version on the target %.1f s after the overwrite\n", now_s() - t_over);
+    CHECK(landed && "the target holds the new version");
+    if (!landed) {
+        printf("# target's x-amz-meta-rgwx-source-etag \"%s\", want \"%s\"\n", recorded, etag2);
+        print_tail(d.log, 30);
+    }
+    char got[33];
+    uint64_t glen = 0;
+    CHECK_INT(target_md5(tb, tkey, got, &glen), 0);
+    CHECK_INT(glen, size2);
+    CHECK_STR(got, md5_2);
+    print_stats("after the overwrite");
+    /* the old upload was aborted (by us: the proxy saw it), not left */
+    CHECK(counter("AbortMultipartUpload", "requests") >= 1);
+    CHECK_INT(counter("CreateMultipartUpload", "requests"), 2);
+    struct xml_list_parts lp = {0};
+    int lr = s3_list_parts(tgt, tb, tkey, old_id, 0, &lp);
+    xml_list_parts_finish(&lp);
+    CHECK_INT(lr, -ENOENT);
+    CHECK_INT(target_uploads(tb, NULL, NULL, NULL, 0), 0);
+    CHECK_INT(records_left(cfg, "overw-end"), 0);
+    CHECK_INT(daemon_stop(&d), 0);
+out:
+    (void) set_rules("[]");
+    (void) daemon_kill9(&d);
+    cleanup(sb, key, tb);
+}
+
+/* 4. Orphan sweep: an upload started by hand under our target path is
+ * aborted by `uploads --abort-orphans`; one owned by a record is kept,
+ * and the copy it belongs to then completes. */
+static void test_transfer__orphan_sweep_keeps_owned_uploads(void)
+{
+    const char *scen = "orph";
+    const uint64_t size = 160 * MiB, part = 16 * MiB;
+    const unsigned conc = 4;
+    const char *key = "big/owned.bin";
+    char sb[64], tb[64], tkey[256], okey[256], cfg[512], log[512], md5[33], etag[80];
+    src_bucket(sb, sizeof(sb), scen);
+    tgt_bucket(tb, sizeof(tb), scen);
+    snprintf(tkey, sizeof(tkey), "%s/%s", sb, key);
+    snprintf(okey, sizeof(okey), "%s/hand-made/orphan", sb);
+    CHECK_INT(s3_create_bucket(src, sb, NULL), 0);
+    CHECK_INT(put_big(sb, key, 5, size, md5, etag), 0);
+    struct cfgopt o = {.name = scen, .part_conc = conc, .threshold = "16M", .min_part = "16M"};
+    CHECK_INT(cfg_write(cfg, sizeof(cfg), &o), 0);
+    CHECK_INT(stats_reset(), 200);
+
+    /* an upload nobody owns, under our target path: aborted */
+    CHECK_INT(s3_create_bucket(tgt, tb, NULL), 0);
+    char *orphan = hand_made_upload(tb, okey);
+    CHECK(orphan != NULL);
+    bool found = false;
+    CHECK_INT(target_uploads(tb, orphan, &found, NULL, 0), 1);
+    CHECK(found);
+    path_in(log, sizeof(log), "orph-uploads-1.log");
+    CHECK_INT(abort_orphans(cfg, log), 0);
+    CHECK_INT(target_uploads(tb, orphan, &found, NULL, 0), 0);
+    CHECK(!found && "the orphan is gone");
+    CHECK(file_contains(log, orphan));
+    free(orphan);
+
+    /* an upload owned by a record: a copy SIGKILLed after >= 1 part */
+    CHECK_INT(set_rules("[{\"op\":\"CompleteMultipartUpload\",\"action\":\"stall\","
+                        "\"stall_ms\":0}]"),
+              200);
+    struct daemon d;
+    CHECK_INT(once_start(&d, cfg, "orph-once-1"), 0);
+    (void) wait_counter("UploadPart", "requests", conc + 1, 120, &d);
+    CHECK_INT(daemon_kill9(&d), 128 + SIGKILL);
+    CHECK_INT(set_rules("[]"), 200);
+    json_t *st = status_json(cfg, "orph-after-kill");
+    json_t *ups = status_uploads(st);
+    CHECK(ups && json_array_size(ups) == 1);
+    json_t *u = ups ? json_array_get(ups, 0) : NULL;
+    char owned[256];
+    snprintf(owned, sizeof(owned), "%s", jstr(u, "upload_id"));
+    printf("# owned upload %s: %lld parts done\n", owned, jint(u, "parts_done"));
+    CHECK(jint(u, "parts_done") >= 1);
+    CHECK(jint(u, "parts_done") < (long long) ((size + part - 1) / part));
+    json_decref(st);
+
+    /* one more orphan beside it: the same sweep tells them apart */
+    orphan = hand_made_upload(tb, okey);
+    CHECK(orphan != NULL);
+    path_in(log, sizeof(log), "orph-uploads-2.log");
+    CHECK_INT(abort_orphans(cfg, log), 0);
+    bool orphan_left = true;
+    CHECK_INT(target_uploads(tb, orphan ? orphan : "", &orphan_left, NULL, 0), 1);
+    CHECK(!orphan_left && "the second orphan is gone");
+    CHECK_INT(target_uploads(tb, owned, &found, NULL, 0), 1);
+    CHECK(found && "the owned upload is kept");
+    /* the sweeps' aborts go to the connection, the proxy: both orphans, no more */
+    CHECK_INT(counter("AbortMultipartUpload", "requests"), 2);
+    free(orphan);
+
+    /* and the copy it belongs to completes from it */
+    path_in(log, sizeof(log), "orph-once-2.log");
+    CHECK_INT(sync_once(cfg, log), 0);
+    CHECK(file_contains(log, "resuming upload"));
+    CHECK_INT(counter("CreateMultipartUpload", "requests"), 1);
+    char got[33];
+    uint64_t glen = 0;
+    CHECK_INT(target_md5(tb, tkey, got, &glen), 0);
+    CHECK_INT(glen, size);
+    CHECK_STR(got, md5);
+    CHECK_INT(records_left(cfg, "orph-end"), 0);
+    CHECK_INT(target_uploads(tb, NULL, NULL, NULL, 0), 0);
+    cleanup(sb, key, tb);
+}
+
+int main(void)
+{
+    srandom((unsigned) time(NULL) ^ (unsigned) getpid());
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    signal(SIGPIPE, SIG_IGN);
+    bool ok = labenv_load(&senv, "LAB_SOURCE_ENV") == 0;
+    ok = labenv_load(&tenv, "LAB_TARGET_ENV") == 0 && ok;
+    CHECK(ok && "lab env files available");
+    bin = getenv("RGW2CLOUD_BIN");
+    proxy_bin = getenv("FAULTPROXY_BIN");
+    CHECK(bin && access(bin, X_OK) == 0 && "RGW2CLOUD_BIN is the rgw2cloud binary");
+    CHECK(proxy_bin && access(proxy_bin, X_OK) == 0 && "FAULTPROXY_BIN is the faultproxy binary");
+    const char *need_s[] = {"LAB_ENDPOINT",  "LAB_SYSTEM_ACCESS_KEY", "LAB_SYSTEM_SECRET_KEY",
+                            "LAB_USER_ACCESS_KEY", "LAB_USER_SECRET_KEY", "LAB_ZONEGROUP",
+                            "LAB_EXPORTER_ZONE",   "LAB_EXPORTER_PORT",   "LAB_REGION",
+                            NULL};
+    const char *need_t[] = {"LAB_ENDPOINT", "LAB_ACCESS_KEY", "LAB_SECRET_KEY", "LAB_REGION",
+                            NULL};
+    for (size_t i = 0; ok && need_s[i]; i++)
+        if (!labenv_get(&senv, need_s[i]) || !*labenv_get(&senv, need_s[i])) {
+            printf("# source env lacks %s\n", need_s[i]);
+            ok = false;
+        }
+    for (size_t i = 0; ok && need_t[i]; i++)
+        if (!labenv_get(&tenv, need_t[i]) || !*labenv_get(&tenv, need_t[i])) {
+            printf("# target env lacks %s\n", need_t[i]);
+            ok = false;
+        }
+    const char *tep_url = ok ? labenv_get(&tenv, "LAB_ENDPOINT") : "";
+    ok = ok && strncmp(tep_url, "http://", 7) == 0;
+    CHECK(ok && "lab env complete, target endpoint http://HOST:PORT");
+    if (!ok || !bin || access(bin, X_OK) != 0 || !proxy_bin || access(proxy_bin, X_OK) != 0)
+        return t_done();
+    exporter_port = atoi(labenv_get(&senv, "LAB_EXPORTER_PORT"));
+    snprintf(run_id, sizeof(run_id), "tr%lx%02lx", (unsigned long) time(NULL) & 0xffffffful,
+             (unsigned long) (random() % 256));
+    const char *tmp = getenv("TMPDIR");
+    snprintf(workdir, sizeof(workdir), "%s/rgw2cloud-test-transfer-XXXXXX",
+             tmp && *tmp ? tmp : "/tmp");
+    CHECK(mkdtemp(workdir) != NULL);
+    printf("# run %s, work dir %s, rgw2cloud %s\n", run_id, workdir, bin);
+
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    char stats[320];
+    path_in(stats, sizeof(stats), "proxy-stats.json");
+    proxy_pid = proxy_spawn(tep_url + 7, stats, &proxy_port);
+    CHECK(proxy_pid > 0 && proxy_port > 0 && "faultproxy in front of the target");
+    printf("# faultproxy on 127.0.0.1:%d -> %s\n", proxy_port, tep_url + 7);
+
+    CHECK_INT(loop_new(&loop, NULL), 0);
+    struct s3_endpoint sep = {
+        .url = labenv_get(&senv, "LAB_ENDPOINT"),
+        .access_key = labenv_get(&senv, "LAB_USER_ACCESS_KEY"),
+        .secret = labenv_get(&senv, "LAB_USER_SECRET_KEY"),
+        .region = labenv_get(&senv, "LAB_REGION"),
+    };
+    struct s3_endpoint tep = {
+        .url = tep_url,
+        .access_key = labenv_get(&tenv, "LAB_ACCESS_KEY"),
+        .secret = labenv_get(&tenv, "LAB_SECRET_KEY"),
+        .region = labenv_get(&tenv, "LAB_REGION"),
+    };
+    CHECK_INT(s3_client_new(&src, loop, &sep), 0);
+    CHECK_INT(s3_client_new(&tgt, loop, &tep), 0);
+    if (src && tgt && proxy_port > 0) {
+        double t0 = now_s();
+        RUN(test_transfer__kill9_resume_sends_only_missing_parts);
+        printf("# (%.0f s)\n", now_s() - t0);
+        RUN(test_transfer__part_failures_retried_alone);
+        printf("# (%.0f s)\n", now_s() - t0);
+        RUN(test_transfer__source_overwritten_mid_upload);
+        printf("# (%.0f s)\n", now_s() - t0);
+        RUN(test_transfer__orphan_sweep_keeps_owned_uploads);
+        printf("# total %.0f s\n", now_s() - t0);
+    }
+
+    s3_client_free(src);
+    s3_client_free(tgt);
+    loop_free(loop);
+    if (proxy_pid > 0) {
+        kill(proxy_pid, SIGTERM);
+        CHECK_INT(wait_exit(proxy_pid, 5000), 0);
+    }
+    curl_global_cleanup();
+    /* configs (with secrets), state dbs, logs: kept only for a failure */
+    if (t_failed == 0) {
+        DIR *dir = opendir(workdir);
+        struct dirent *de;
+        char p[600];
+        while (dir && (de = readdir(dir))) {
+            if (de->d_name[0] == '.')
+                continue;
+            snprintf(p, sizeof(p), "%s/%s", workdir, de->d_name);
+            (void) unlink(p);
+        }
+        if (dir)
+            closedir(dir);
+        (void) rmdir(workdir);
+    } else {
+        printf("# configs, state dbs and logs kept in %s\n", workdir);
+    }
+    return t_done();
+}
