@@ -3,6 +3,7 @@
 #include "config.h"
 #include "err.h"
 #include "log.h"
+#include "sync/dryrun.h"
 #include "sync/sync.h"
 #include "sync/uploads.h"
 #include "version.h"
@@ -327,6 +328,8 @@ int main(int argc, char **argv)
         rc = verb_uploads(&a, cfg);
     else if (strcmp(a.verb, "status") == 0)
         rc = sync_status(cfg, a.json) < 0 ? EXIT_RUNTIME : EXIT_OK;
+    else if (strcmp(a.verb, "dry-run") == 0)
+        rc = dryrun_run(cfg, a.bucket, a.json);
     else {
         fprintf(stderr, "rgw2cloud: %s: not implemented yet\n", a.verb);
         rc = EXIT_RUNTIME;
