@@ -151,6 +151,14 @@ int sync_new(struct sync **out, const struct config *cfg)
     r = rgw_datalog_num_shards(s->src, &s->num_shards);
     if (r < 0)
         goto fail;
+    if (cfg->sync.bandwidth_limit)
+        log_warn("config=%s msg=\"sync.bandwidth_limit is not implemented yet: transfers are not "
+                 "limited\"",
+                 cfg->path);
+    if (cfg->sync.reconcile_interval)
+        log_warn("config=%s msg=\"sync.reconcile_interval is not implemented yet: no periodic "
+                 "re-listing\"",
+                 cfg->path);
     s->notified = calloc((size_t) s->num_shards, 1);
     s->shard_lag = calloc((size_t) s->num_shards, sizeof(*s->shard_lag));
     if (!s->notified || !s->shard_lag) {
@@ -596,6 +604,12 @@ static int dl_poll(struct sync *s, bool only_notified)
         if (p.pages[i].n == 0) {
             s->shard_lag[i] = 0;
             continue;
+        }
+        /* behind by the age of the oldest change not handled yet */
+        struct timefmt_ns t;
+        if (timefmt_parse(&t, p.pages[i].entries[0].timestamp) == 0) {
+            int64_t lag = (int64_t) time(NULL) - t.sec;
+            s->shard_lag[i] = lag < 0 ? 0 : lag;
         }
         r = dl_shard_sync(s, i, &p.pages[i]);
     }
