@@ -681,6 +681,7 @@ static void step(struct copy *c)
             copy_end(c, r, c->a.detail ? c->a.detail : "source: unreadable ACL");
             return;
         }
+        ev->grants_dropped = c->grants.dropped;
         if (c->grants.dropped)
             log_debug("bucket=%s key=\"%s\" msg=\"grants without a mapping dropped\" count=%zu",
                       ev->bucket_name, ev->key, c->grants.dropped);

@@ -85,6 +85,7 @@ static void op_done(struct sync_event *ev, int err)
         else
             atomic_fetch_add(&s->stats.objects_removed, 1);
         atomic_fetch_add(&s->stats.bytes_sent, ev->bytes_sent);
+        atomic_fetch_add(&s->stats.grants_dropped, ev->grants_dropped);
         log_debug("op=%s bucket=%s key=\"%s\" result=%s bytes=%llu", op_names[ev->op],
                   ev->bucket_name, ev->key, ev->skipped ? "skipped" : "done",
                   (unsigned long long) ev->bytes_sent);

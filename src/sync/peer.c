@@ -160,6 +160,9 @@ static int hook_metrics(void *ud, char **text)
             atomic_load(&st->bytes_sent));
     COUNTER("rgw2cloud_sync_passes_total", "Sync passes over the datalog.",
             atomic_load(&st->passes));
+    COUNTER("rgw2cloud_grants_dropped_total",
+            "Source ACL grants not sent: no mapping in acls/acl_profiles.",
+            atomic_load(&st->grants_dropped));
 #undef COUNTER
     fprintf(f, "# HELP rgw2cloud_errors_total Failed operations by where they failed.\n"
                "# TYPE rgw2cloud_errors_total counter\n");

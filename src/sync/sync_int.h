@@ -35,6 +35,7 @@ struct sync_stats {
     atomic_uint_fast64_t errors_other;
     atomic_uint_fast64_t retry_list;
     atomic_uint_fast64_t passes;
+    atomic_uint_fast64_t grants_dropped;
 };
 
 struct sync {

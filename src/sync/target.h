@@ -10,6 +10,7 @@
 #define RGW2CLOUD_TARGET_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct bufpool;
@@ -57,6 +58,7 @@ struct sync_event {
     /* filled by the module for the caller's accounting */
     uint64_t bytes_sent;
     bool skipped;            /* the target already held this version */
+    size_t grants_dropped;   /* source grants without an ACL mapping, not sent */
     char *detail;            /* one line when err < 0 (malloc'd; the caller frees) */
 };
 
