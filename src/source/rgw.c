@@ -427,6 +427,50 @@ int rgw_datalog_list_start(struct rgw_source *src, int shard, const char *marker
     return r;
 }
 
+struct info_async {
+    struct s3_call call;
+    rgw_dl_info_fn fn;
+    void *ud;
+    int shard;
+};
+
+static void info_async_done(struct s3_call *call, void *ud)
+{
+    struct info_async *a = ud;
+    struct rgw_dl_info info = {0};
+    int r = call_outcome(call);
+    if (r == 0)
+        r = in_request(rgw_parse_dl_info(call->resp, call->resp_len, &info), "admin", "log");
+    rgw_dl_info_fn fn = a->fn;
+    void *fud = a->ud;
+    int shard = a->shard;
+    s3_call_finish(&a->call);
+    free(a);
+    fn(fud, shard, r, &info); /* fn owns info */
+}
+
+int rgw_datalog_info_start(struct rgw_source *src, int shard, rgw_dl_info_fn fn, void *ud)
+{
+    struct info_async *a = calloc(1, sizeof(*a));
+    if (!a)
+        return -ENOMEM;
+    s3_call_init(&a->call);
+    a->fn = fn;
+    a->ud = ud;
+    a->shard = shard;
+    char id[16];
+    (void) snprintf(id, sizeof(id), "%d", shard);
+    const struct qp q[] = {{"type", "data"}, {"id", id}, {"info", NULL}};
+    int r = call_prepare(&a->call, "admin", "log", q, 3);
+    if (r == 0)
+        r = s3_call_start(src->s3, &a->call, info_async_done, a);
+    if (r < 0) {
+        s3_call_finish(&a->call);
+        free(a);
+    }
+    return r;
+}
+
 /* ------------------------------------------------------------------ bilog */
 
 void rgw_bl_info_finish(struct rgw_bl_info *i)

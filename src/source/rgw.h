@@ -56,6 +56,10 @@ struct rgw_dl_info {
     char *last_update; /* ISO time or "0.000000" */
 };
 int rgw_datalog_info(struct rgw_source *src, int shard, struct rgw_dl_info *out);
+/* The same, asynchronously (many shards at once): fn(ud, shard, err, info)
+ * once from the loop; info (empty on error) then belongs to fn. */
+typedef void (*rgw_dl_info_fn)(void *ud, int shard, int err, struct rgw_dl_info *info);
+int rgw_datalog_info_start(struct rgw_source *src, int shard, rgw_dl_info_fn fn, void *ud);
 void rgw_dl_info_finish(struct rgw_dl_info *i);
 /* The answer to GET /admin/log?type=data&id=N&info: {"marker","last_update"}. */
 int rgw_parse_dl_info(const char *body, size_t len, struct rgw_dl_info *out);
