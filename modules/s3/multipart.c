@@ -443,9 +443,11 @@ again:
         size_t len = (size_t) (i + 1 == m->plan.nparts ? m->plan.last_size : m->plan.part_size);
         char *buf = bufpool_get(m->env.pool, len);
         if (!buf) {
-            /* the budget is in use (maybe by other objects): try again soon */
-            if (m->inflight == 0 || !m->pool_timer.armed)
+            /* the budget is in use (maybe by other objects): try again soon;
+             * a part of ours that ends pumps again too */
+            if (!m->pool_timer.armed)
                 loop_timer_arm(m->env.loop, &m->pool_timer, POOL_WAIT_MS, pool_retry, m);
+            m->pumping = false;
             return;
         }
         struct part_job *j = calloc(1, sizeof(*j));
