@@ -496,6 +496,7 @@ struct cfgopt {
     unsigned part_conc;    /* sync.part_concurrency */
     const char *threshold; /* s3.multipart_sync_threshold */
     const char *min_part;  /* s3.multipart_min_part_size */
+    const char *inflight;  /* sync.max_inflight_bytes, NULL = default */
 };
 
 static void src_bucket(char *out, size_t n, const char *scen)
@@ -530,7 +531,8 @@ static int cfg_write(char *path, size_t n, const struct cfgopt *o)
             "             \"zonegroup\": \"%s\", \"zone\": \"%s\"},\n"
             "  \"listen\": \"127.0.0.1:%d\",\n"
             "  \"state\": {\"backend\": \"sqlite\", \"path\": \"%s\"},\n"
-            "  \"sync\": {\"poll_interval\": %u, \"part_concurrency\": %u},\n"
+            "  \"sync\": {\"poll_interval\": %u, \"part_concurrency\": %u,\n"
+            "           \"max_inflight_bytes\": \"%s\"},\n"
             "  \"s3\": {\"multipart_sync_threshold\": \"%s\", \"multipart_min_part_size\": \"%s\"},\n"
             "  \"connection\": {\"endpoint\": \"http://127.0.0.1:%d\", \"access_key\": \"%s\",\n"
             "                 \"secret\": \"%s\", \"region\": \"%s\"},\n"
@@ -542,7 +544,7 @@ static int cfg_write(char *path, size_t n, const struct cfgopt *o)
             labenv_get(&senv, "LAB_ENDPOINT"), labenv_get(&senv, "LAB_SYSTEM_ACCESS_KEY"),
             labenv_get(&senv, "LAB_SYSTEM_SECRET_KEY"), labenv_get(&senv, "LAB_ZONEGROUP"),
             labenv_get(&senv, "LAB_EXPORTER_ZONE"), exporter_port, state, o->poll ? o->poll : 5,
-            o->part_conc, o->threshold, o->min_part, proxy_port,
+            o->part_conc, o->inflight ? o->inflight : "1G", o->threshold, o->min_part, proxy_port,
             labenv_get(&tenv, "LAB_ACCESS_KEY"), labenv_get(&tenv, "LAB_SECRET_KEY"),
             labenv_get(&tenv, "LAB_REGION"), run_id, o->name, tb);
     return fclose(f) == 0 ? 0 : -1;
@@ -950,6 +952,42 @@ static void test_transfer__part_failures_retried_alone(void)
     cleanup(sb, key, tb);
 }
 
+/* A part budget smaller than what the copies want: copies wait for
+ * buffers and all complete (a copy once waited forever for a buffer). */
+static void test_transfer__small_part_budget_still_completes(void)
+{
+    const char *scen = "budget";
+    const uint64_t size = 40 * MiB + 7;
+    char sb[64], tb[64], cfg[512], log[512];
+    char md5[3][33], etag[80];
+    src_bucket(sb, sizeof(sb), scen);
+    tgt_bucket(tb, sizeof(tb), scen);
+    CHECK_INT(s3_create_bucket(src, sb, NULL), 0);
+    for (int i = 0; i < 3; i++) {
+        char key[32];
+        snprintf(key, sizeof(key), "obj%d", i);
+        CHECK_INT(put_big(sb, key, 50 + (uint64_t) i, size, md5[i], etag), 0);
+    }
+    /* two parts' worth of buffers for three objects of six parts each */
+    struct cfgopt o = {.name = scen, .part_conc = 4, .threshold = "16M", .min_part = "8M",
+                       .inflight = "16M"};
+    CHECK_INT(cfg_write(cfg, sizeof(cfg), &o), 0);
+    CHECK_INT(set_rules("[]"), 200);
+    path_in(log, sizeof(log), "budget-once.log");
+    CHECK_INT(sync_once(cfg, log), 0);
+    for (int i = 0; i < 3; i++) {
+        char key[32], tkey[128], got[33];
+        uint64_t glen = 0;
+        snprintf(key, sizeof(key), "obj%d", i);
+        snprintf(tkey, sizeof(tkey), "%s/%s", sb, key);
+        CHECK_INT(target_md5(tb, tkey, got, &glen), 0);
+        CHECK_INT(glen, size);
+        CHECK_STR(got, md5[i]);
+        cleanup(sb, key, tb);
+    }
+    CHECK_INT(records_left(cfg, "budget-end"), 0);
+}
+
 /* 3. The source object is overwritten (other bytes, other size) while its
  * parts are in flight: the old upload is aborted, the new bytes land. */
 static void test_transfer__source_overwritten_mid_upload(void)
@@ -1191,6 +1229,8 @@ int main(void)
         RUN(test_transfer__source_overwritten_mid_upload);
         printf("# (%.0f s)\n", now_s() - t0);
         RUN(test_transfer__orphan_sweep_keeps_owned_uploads);
+        printf("# (%.0f s)\n", now_s() - t0);
+        RUN(test_transfer__small_part_budget_still_completes);
         printf("# total %.0f s\n", now_s() - t0);
     }
 
