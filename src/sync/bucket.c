@@ -36,6 +36,8 @@ struct bs_ctx {
     char *prefix;
 };
 
+struct full_bs;
+
 struct batch {
     struct bs_ctx *ctx;
     struct marker *m; /* incremental: positions are bilog ids */
@@ -43,7 +45,16 @@ struct batch {
     size_t failed;
     int first_err;
     char first_detail[512];
+    /* a page of an overlapped full sync (bucket_full_start): settled pages
+     * commit their position in listing order */
+    struct full_bs *fb;
+    struct batch *next;
+    bool closed; /* every op of the page has started */
+    char *last_key, *last_version;
+    uint64_t count;
 };
+
+static void full_advance(struct full_bs *fb);
 
 struct op {
     struct sync_event ev;
@@ -104,6 +115,8 @@ static void op_done(struct sync_event *ev, int err)
                  ev->key, ev->detail ? ev->detail : strerror(-err));
     }
     op_free(o);
+    if (b->fb && b->closed && b->inflight == 0)
+        full_advance(b->fb); /* may free b and its bucket shard */
 }
 
 /* Start one object operation; waits for a free slot first. */
@@ -448,6 +461,210 @@ static int incremental_sync(struct bs_ctx *c, struct state_bs *st)
     }
 }
 
+/* ------------------------------------------- overlapped full sync (init) */
+
+/* The full sync of one bucket shard while others run: its listing pages'
+ * objects are in flight together with those of other shards (bounded by
+ * sync.concurrency), and each page's position is stored once it and every
+ * page before it are done. */
+struct full_bs {
+    struct sync *s;
+    char *key;
+    struct rgw_bucket b; /* owned: c.b points here */
+    struct bs_ctx c;
+    struct state_bs st;
+    struct batch *head, *tail; /* pages not yet committed, in listing order */
+    bool listing_done;
+    bool interrupted; /* stopped by a signal: positions stay, no phase change */
+    bool failed;
+    int err;
+    char detail[512];
+};
+
+static void full_free(struct full_bs *fb)
+{
+    while (fb->head) {
+        struct batch *p = fb->head;
+        fb->head = p->next;
+        free(p->last_key);
+        free(p->last_version);
+        free(p);
+    }
+    ctx_finish(&fb->c);
+    rgw_bucket_finish(&fb->b);
+    state_bs_finish(&fb->st);
+    free(fb->key);
+    free(fb);
+}
+
+static void full_fail(struct full_bs *fb, int err, const char *detail)
+{
+    if (fb->failed)
+        return;
+    fb->failed = true;
+    fb->err = err;
+    (void) snprintf(fb->detail, sizeof(fb->detail), "%s",
+                    detail && *detail ? detail : strerror(-err));
+}
+
+/* Commit settled pages in order; finish the shard when all are done. */
+static void full_advance(struct full_bs *fb)
+{
+    struct sync *s = fb->s;
+    while (fb->head && fb->head->closed && fb->head->inflight == 0) {
+        struct batch *p = fb->head;
+        if (p->failed)
+            full_fail(fb, p->first_err, p->first_detail);
+        if (!fb->failed && p->last_key) {
+            /* resume after this page: everything up to it is on the target */
+            free(fb->st.full_key);
+            free(fb->st.full_version);
+            fb->st.full_key = p->last_key;
+            fb->st.full_version = p->last_version;
+            p->last_key = p->last_version = NULL;
+            fb->st.full_count += p->count;
+            int r = s->st.ops->bs_put(s->st.inst, &fb->st);
+            if (r < 0)
+                full_fail(fb, r, err_get());
+        }
+        fb->head = p->next;
+        if (!fb->head)
+            fb->tail = NULL;
+        free(p->last_key);
+        free(p->last_version);
+        free(p);
+    }
+    if (!fb->listing_done || fb->head)
+        return;
+    if (fb->failed) {
+        err_set("%s", fb->detail);
+        (void) sync_retry_record(s, fb->key, "", fb->err);
+    } else if (!fb->interrupted) {
+        fb->st.phase = STATE_BS_INCREMENTAL;
+        if (s->st.ops->bs_put(s->st.inst, &fb->st) < 0)
+            (void) sync_retry_record(s, fb->key, "", -EIO);
+        else
+            log_info("bucket_shard=%s msg=\"full sync done\" objects=%llu", fb->key,
+                     (unsigned long long) fb->st.full_count);
+    }
+    full_free(fb);
+}
+
+static int bucket_copy(struct rgw_bucket *dst, const struct rgw_bucket *src)
+{
+    dst->tenant = strdup(src->tenant);
+    dst->name = strdup(src->name);
+    dst->bucket_id = strdup(src->bucket_id);
+    dst->owner = strdup(src->owner);
+    dst->num_shards = src->num_shards;
+    dst->flags = src->flags;
+    return dst->tenant && dst->name && dst->bucket_id && dst->owner ? 0 : -ENOMEM;
+}
+
+static int bucket_info(struct sync *s, const char *instance_key, const struct rgw_bucket **out);
+static int bs_state_load(struct sync *s, const struct bs_ctx *c, const char *bs_key,
+                         struct state_bs *st);
+
+int bucket_full_start(struct sync *s, const char *bs_key)
+{
+    char *tenant = NULL, *name = NULL, *id = NULL;
+    int shard;
+    int r = rgw_bs_key_parse(bs_key, &tenant, &name, &id, &shard);
+    if (r < 0)
+        return r;
+    char *instance_key = NULL;
+    if (asprintf(&instance_key, "%s%s%s:%s", tenant, tenant[0] ? "/" : "", name, id) < 0)
+        instance_key = NULL;
+    free(tenant);
+    free(name);
+    free(id);
+    if (!instance_key)
+        return -ENOMEM;
+    const struct rgw_bucket *cached = NULL;
+    r = bucket_info(s, instance_key, &cached);
+    free(instance_key);
+    if (r == -ENOENT)
+        return 0; /* gone: nothing to copy */
+    if (r < 0) {
+        sync_count_error(s, r, false);
+        return r;
+    }
+    struct full_bs *fb = calloc(1, sizeof(*fb));
+    if (!fb)
+        return -ENOMEM;
+    fb->s = s;
+    fb->key = strdup(bs_key);
+    if (!fb->key || bucket_copy(&fb->b, cached) < 0) {
+        full_free(fb);
+        return -ENOMEM;
+    }
+    fb->c = (struct bs_ctx){.s = s, .bs_key = fb->key, .shard = shard, .b = &fb->b};
+    r = ctx_init(&fb->c);
+    if (r == 0)
+        r = bs_state_load(s, &fb->c, bs_key, &fb->st);
+    if (r != 0 || fb->st.phase != STATE_BS_FULL) {
+        /* excluded (1), stopped, or already following its log */
+        full_free(fb);
+        return r > 0 ? 0 : r;
+    }
+    for (;;) {
+        if (s->stop && *s->stop) {
+            fb->interrupted = true;
+            break;
+        }
+        /* the listing goes on after the last started page */
+        const char *km = fb->tail && fb->tail->last_key ? fb->tail->last_key : fb->st.full_key;
+        const char *vm =
+            fb->tail && fb->tail->last_key ? fb->tail->last_version : fb->st.full_version;
+        struct rgw_obj_page page = {0};
+        r = rgw_list_shard(s->src, &fb->b, shard, km, vm, PAGE, &page);
+        if (r < 0) {
+            sync_count_error(s, r, false);
+            full_fail(fb, r, err_get());
+            break;
+        }
+        struct batch *p = calloc(1, sizeof(*p));
+        if (!p) {
+            rgw_obj_page_finish(&page);
+            full_fail(fb, -ENOMEM, "out of memory");
+            break;
+        }
+        p->ctx = &fb->c;
+        p->fb = fb;
+        if (page.n) {
+            p->last_key = strdup(page.objs[page.n - 1].key);
+            p->last_version = strdup(page.objs[page.n - 1].version_id);
+            p->count = page.n;
+        }
+        if (fb->tail)
+            fb->tail->next = p;
+        else
+            fb->head = p;
+        fb->tail = p;
+        for (size_t i = 0; i < page.n; i++) {
+            const struct rgw_obj *o = &page.objs[i];
+            if (!o->is_latest || o->delete_marker)
+                continue;
+            bool versioned = o->version_id[0] && strcmp(o->version_id, "null") != 0;
+            int orr = op_start(p, SYNC_OP_COPY, NULL, o->key, versioned ? o->version_id : "",
+                               o->mtime, o->etag, o->size, o->versioned_epoch);
+            if (orr < 0) {
+                full_fail(fb, orr, err_get());
+                break;
+            }
+        }
+        bool more = page.truncated && page.n > 0 && !fb->failed;
+        rgw_obj_page_finish(&page);
+        p->closed = true;
+        if (!more)
+            break;
+    }
+    fb->listing_done = true;
+    /* pages may all be settled already: commit, maybe finish (frees fb) */
+    full_advance(fb);
+    return 0;
+}
+
 /* ------------------------------------------------------------ the shard */
 
 static int bucket_info(struct sync *s, const char *instance_key, const struct rgw_bucket **out)
@@ -466,6 +683,75 @@ static int bucket_info(struct sync *s, const char *instance_key, const struct rg
     if (!s->bucket_key)
         return -ENOMEM;
     *out = &s->bucket;
+    return 0;
+}
+
+/* The bucket shard's state, initialised when new: its bilog position is
+ * recorded before listing (whatever changes during the listing is in the
+ * log after it) and it goes to full sync, or stopped when the source
+ * stopped its sync. 0, or a negative errno. */
+static int bs_state_load(struct sync *s, const struct bs_ctx *c, const char *bs_key,
+                         struct state_bs *st)
+{
+    const struct rgw_bucket *b = c->b;
+    int r;
+    r = s->st.ops->bs_get(s->st.inst, bs_key, st);
+    if (r == -ENOENT) {
+        st->key = strdup(bs_key);
+        st->inc_marker = strdup("");
+        st->full_key = strdup("");
+        st->full_version = strdup("");
+        st->phase = STATE_BS_INIT;
+        r = st->key && st->inc_marker && st->full_key && st->full_version ? 0 : -ENOMEM;
+    }
+    if (r < 0)
+        return r;
+
+    if (st->phase == STATE_BS_INIT) {
+        /* the listener answers bilog status per bucket with one entry per
+         * index shard: it needs the count */
+        char meta[1200], val[16];
+        (void) snprintf(meta, sizeof(meta), "shards:%s%s%s:%s", b->tenant, b->tenant[0] ? "/" : "",
+                        b->name, b->bucket_id);
+        (void) snprintf(val, sizeof(val), "%d", b->num_shards);
+        if ((r = s->st.ops->meta_put(s->st.inst, meta, val)) < 0)
+            return r;
+    }
+    if (st->phase == STATE_BS_INIT || st->phase == STATE_BS_STOPPED) {
+        /* the position is recorded before listing: whatever changes during
+         * the listing is in the log after it */
+        struct rgw_bl_info info = {0};
+        r = rgw_bilog_info(s->src, bs_key, &info);
+        if (r < 0) {
+            sync_count_error(s, r, false);
+            return r;
+        }
+        if (info.syncstopped) {
+            rgw_bl_info_finish(&info);
+            if (st->phase != STATE_BS_STOPPED) {
+                st->phase = STATE_BS_STOPPED;
+                r = s->st.ops->bs_put(s->st.inst, st);
+            }
+            return r;
+        }
+        free(st->inc_marker);
+        st->inc_marker = info.max_marker;
+        info.max_marker = NULL;
+        rgw_bl_info_finish(&info);
+        free(st->full_key);
+        free(st->full_version);
+        st->full_key = strdup("");
+        st->full_version = strdup("");
+        st->full_count = 0;
+        st->phase = STATE_BS_FULL;
+        st->updated = (int64_t) time(NULL);
+        if (!st->full_key || !st->full_version) {
+            r = -ENOMEM;
+            return r;
+        }
+        if ((r = s->st.ops->bs_put(s->st.inst, st)) < 0)
+            return r;
+    }
     return 0;
 }
 
@@ -508,63 +794,9 @@ int bucket_sync(struct sync *s, const char *bs_key)
     }
 
     struct state_bs st = {0};
-    r = s->st.ops->bs_get(s->st.inst, bs_key, &st);
-    if (r == -ENOENT) {
-        st.key = strdup(bs_key);
-        st.inc_marker = strdup("");
-        st.full_key = strdup("");
-        st.full_version = strdup("");
-        st.phase = STATE_BS_INIT;
-        r = st.key && st.inc_marker && st.full_key && st.full_version ? 0 : -ENOMEM;
-    }
+    r = bs_state_load(s, &c, bs_key, &st);
     if (r < 0)
         goto out;
-
-    if (st.phase == STATE_BS_INIT) {
-        /* the listener answers bilog status per bucket with one entry per
-         * index shard: it needs the count */
-        char meta[1200], val[16];
-        (void) snprintf(meta, sizeof(meta), "shards:%s%s%s:%s", b->tenant, b->tenant[0] ? "/" : "",
-                        b->name, b->bucket_id);
-        (void) snprintf(val, sizeof(val), "%d", b->num_shards);
-        if ((r = s->st.ops->meta_put(s->st.inst, meta, val)) < 0)
-            goto out;
-    }
-    if (st.phase == STATE_BS_INIT || st.phase == STATE_BS_STOPPED) {
-        /* the position is recorded before listing: whatever changes during
-         * the listing is in the log after it */
-        struct rgw_bl_info info = {0};
-        r = rgw_bilog_info(s->src, bs_key, &info);
-        if (r < 0) {
-            sync_count_error(s, r, false);
-            goto out;
-        }
-        if (info.syncstopped) {
-            rgw_bl_info_finish(&info);
-            if (st.phase != STATE_BS_STOPPED) {
-                st.phase = STATE_BS_STOPPED;
-                r = s->st.ops->bs_put(s->st.inst, &st);
-            }
-            goto out;
-        }
-        free(st.inc_marker);
-        st.inc_marker = info.max_marker;
-        info.max_marker = NULL;
-        rgw_bl_info_finish(&info);
-        free(st.full_key);
-        free(st.full_version);
-        st.full_key = strdup("");
-        st.full_version = strdup("");
-        st.full_count = 0;
-        st.phase = STATE_BS_FULL;
-        st.updated = (int64_t) time(NULL);
-        if (!st.full_key || !st.full_version) {
-            r = -ENOMEM;
-            goto out;
-        }
-        if ((r = s->st.ops->bs_put(s->st.inst, &st)) < 0)
-            goto out;
-    }
     if (st.phase == STATE_BS_FULL && (r = full_sync(&c, &st)) < 0)
         goto out;
     if (st.phase == STATE_BS_INCREMENTAL)

@@ -226,7 +226,7 @@ static int attempts_visit(void *ud, const struct state_retry *r)
 
 /* Record a failed bucket shard durably. Only after this may the datalog
  * marker that named it move: else a crash would lose the bucket shard. */
-static int retry_record(struct sync *s, const char *bs_key, const char *timestamp, int err)
+int sync_retry_record(struct sync *s, const char *bs_key, const char *timestamp, int err)
 {
     struct attempts_find f = {bs_key, 0};
     (void) s->st.ops->retry_list(s->st.inst, -1, attempts_visit, &f);
@@ -303,7 +303,7 @@ static int retries_run(struct sync *s, int64_t due)
             r = s->st.ops->retry_del(s->st.inst, w.keys[i], w.stamps[i]);
             log_info("bucket_shard=%s msg=\"retry succeeded\"", w.keys[i]);
         } else {
-            r = retry_record(s, w.keys[i], w.stamps[i], br);
+            r = sync_retry_record(s, w.keys[i], w.stamps[i], br);
         }
     }
     retry_walk_free(&w);
@@ -460,11 +460,9 @@ static int full_sync_all(struct sync *s)
                     break;
                 }
                 err_clear();
-                br = bucket_sync(s, bs);
-                if (br == -EINTR)
-                    r = br;
-                else if (br < 0)
-                    r = retry_record(s, bs, "", br);
+                br = bucket_full_start(s, bs);
+                if (br < 0)
+                    r = sync_retry_record(s, bs, "", br);
                 free(bs);
             }
             rgw_bucket_finish(&b);
@@ -476,6 +474,10 @@ static int full_sync_all(struct sync *s)
             break;
     }
     free(marker);
+    /* every shard's objects done: each went incremental or to the retry list */
+    sync_wait_below(s, 1);
+    if (r == 0 && s->stop && *s->stop)
+        r = -EINTR;
     if (r < 0)
         return r;
     /* every bucket shard is incremental or on the retry list: the datalog
@@ -556,7 +558,7 @@ static int dl_shard_sync(struct sync *s, int shard, struct rgw_dl_page *first)
             if (br == -EINTR)
                 r = br;
             else if (br < 0)
-                r = retry_record(s, e->key, e->timestamp, br);
+                r = sync_retry_record(s, e->key, e->timestamp, br);
             else
                 (void) s->st.ops->retry_del(s->st.inst, e->key, e->timestamp);
         }

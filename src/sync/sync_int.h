@@ -82,6 +82,17 @@ struct sync {
  * stay: the next attempt resumes there. */
 int bucket_sync(struct sync *s, const char *bs_key);
 
+/* Start the full sync of one bucket shard without waiting for its objects:
+ * they run beside other shards' (bounded by sync.concurrency); positions
+ * are stored page by page as pages finish; the shard goes incremental, or
+ * to the retry list, once all its objects are done. Only for shards in
+ * init or full sync (others: nothing to do). 0 = started or nothing to do;
+ * negative = not started (the caller records a retry). */
+int bucket_full_start(struct sync *s, const char *bs_key);
+
+/* Record a failed bucket shard on the durable retry list (backoff). */
+int sync_retry_record(struct sync *s, const char *bs_key, const char *timestamp, int err);
+
 /* Drive the loop until fewer than `limit` object operations are in flight. */
 void sync_wait_below(struct sync *s, size_t limit);
 
