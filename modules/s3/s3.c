@@ -36,6 +36,8 @@ struct s3_target {
     const struct cfg_connection *conn;
     char **buckets; /* created (or found ours) in this process */
     size_t nbuckets;
+    char **creating; /* a CreateBucket in flight: other copies wait for it */
+    size_t ncreating;
     bool dry_run;
     uint64_t threshold; /* objects this large or larger go multipart */
     struct mp_env mp;
@@ -61,6 +63,7 @@ struct copy {
     char *etag;
     char mtime[40];
     uint64_t size;
+    struct loop_timer wait; /* waiting for another copy's CreateBucket */
     struct grants grants; /* mapped from the source ACL */
     char *tagging;        /* x-amz-tagging value, NULL when the object has no tags */
 
@@ -123,6 +126,9 @@ static void s3t_destroy(void *inst)
     for (size_t i = 0; i < t->nbuckets; i++)
         free(t->buckets[i]);
     free(t->buckets);
+    for (size_t i = 0; i < t->ncreating; i++)
+        free(t->creating[i]);
+    free(t->creating);
     s3_client_free(t->s3);
     free(t);
 }
@@ -145,8 +151,38 @@ static void bucket_remember(struct s3_target *t, const char *b)
         t->nbuckets++;
 }
 
+static bool bucket_creating(const struct s3_target *t, const char *b)
+{
+    for (size_t i = 0; i < t->ncreating; i++)
+        if (strcmp(t->creating[i], b) == 0)
+            return true;
+    return false;
+}
+
+static void creating_set(struct s3_target *t, const char *b, bool on)
+{
+    for (size_t i = 0; i < t->ncreating; i++) {
+        if (strcmp(t->creating[i], b) == 0) {
+            if (!on) {
+                free(t->creating[i]);
+                t->creating[i] = t->creating[--t->ncreating];
+            }
+            return;
+        }
+    }
+    if (!on)
+        return;
+    char **nc = realloc(t->creating, (t->ncreating + 1) * sizeof(char *));
+    if (!nc)
+        return; /* then a second CreateBucket goes out: harmless */
+    t->creating = nc;
+    if ((nc[t->ncreating] = strdup(b)))
+        t->ncreating++;
+}
+
 static void copy_free(struct copy *c)
 {
+    loop_timer_cancel(c->t->loop, &c->wait);
     s3_call_finish(&c->a);
     s3_call_finish(&c->put);
     s3_call_finish(&c->src_head);
@@ -161,6 +197,8 @@ static void copy_free(struct copy *c)
 /* The end of a job: report once, free everything. */
 static void copy_end(struct copy *c, int err, const char *detail)
 {
+    if (c->state == CP_MKBUCKET) /* ended before its CreateBucket answered */
+        creating_set(c->t, c->ev->dst_bucket, false);
     struct sync_event *ev = c->ev;
     if (err < 0 && !ev->detail)
         ev->detail = strdup(detail && *detail ? detail : "s3 target: failed");
@@ -515,13 +553,23 @@ static int tagging_header(char **out, const struct xml_tagging *t)
     return 0;
 }
 
-/* The object's metadata is complete: create the bucket if needed, copy. */
+static void after_metadata_cb(void *ud);
+
+/* The object's metadata is complete: create the bucket if needed (once:
+ * copies that find a CreateBucket in flight wait for it), copy. */
 static void after_metadata(struct copy *c)
 {
     if (bucket_known(c->t, c->ev->dst_bucket))
         transfer_start(c);
+    else if (bucket_creating(c->t, c->ev->dst_bucket))
+        loop_timer_arm(c->t->loop, &c->wait, 20, after_metadata_cb, c);
     else
         mkbucket_start(c);
+}
+
+static void after_metadata_cb(void *ud)
+{
+    after_metadata(ud);
 }
 
 static void tags_start(struct copy *c)
@@ -588,6 +636,7 @@ static void start_or_end(struct copy *c, struct s3_client *s3)
 static void mkbucket_start(struct copy *c)
 {
     c->state = CP_MKBUCKET;
+    creating_set(c->t, c->ev->dst_bucket, true);
     s3_call_finish(&c->a);
     int r = s3_call_set(&c->a, "PUT", c->ev->dst_bucket, NULL);
     const char *region = c->t->conn->region;
@@ -709,6 +758,7 @@ static void step(struct copy *c)
         return;
     }
     case CP_MKBUCKET:
+        creating_set(c->t, ev->dst_bucket, false);
         if (c->a.err == 0 || c->a.err == -EEXIST) {
             /* BucketAlreadyOwnedByYou is ours; BucketAlreadyExists (COS
              * says that for an owned bucket too) gets its answer from the
