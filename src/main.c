@@ -218,6 +218,8 @@ static int verb_sync(const struct args *a, const struct config *cfg)
         rc = r < 0 ? EXIT_RUNTIME : EXIT_OK;
     } else {
         r = sync_pass(s);
+        if (r == 0 && !stop_flag)
+            r = sync_bilog_sweep(s);
         if (r < 0) {
             log_error("msg=\"sync failed\" error=\"%s\"", err_get());
             rc = EXIT_RUNTIME;

@@ -313,6 +313,50 @@ static int retries_run(struct sync *s, int64_t due)
     return r;
 }
 
+struct bs_walk {
+    char **keys;
+    size_t n, cap;
+};
+
+static int bs_collect(void *ud, const struct state_bs *bs)
+{
+    struct bs_walk *w = ud;
+    if (bs->phase != STATE_BS_INCREMENTAL)
+        return 0;
+    if (w->n == w->cap) {
+        size_t cap = w->cap ? w->cap * 2 : 64;
+        char **k = realloc(w->keys, cap * sizeof(char *));
+        if (!k)
+            return -ENOMEM;
+        w->keys = k;
+        w->cap = cap;
+    }
+    if (!(w->keys[w->n] = strdup(bs->key)))
+        return -ENOMEM;
+    w->n++;
+    return 0;
+}
+
+int sync_bilog_sweep(struct sync *s)
+{
+    struct bs_walk w = {0};
+    int r = s->st.ops->bs_list(s->st.inst, NULL, bs_collect, &w);
+    for (size_t i = 0; r == 0 && i < w.n; i++) {
+        if (s->stop && *s->stop)
+            break;
+        err_clear();
+        int br = bucket_sync(s, w.keys[i]);
+        if (br == -EINTR)
+            break;
+        if (br < 0)
+            r = sync_retry_record(s, w.keys[i], "", br);
+    }
+    for (size_t i = 0; i < w.n; i++)
+        free(w.keys[i]);
+    free(w.keys);
+    return r;
+}
+
 int sync_retry_all(struct sync *s)
 {
     return retries_run(s, -1);

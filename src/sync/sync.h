@@ -31,6 +31,13 @@ void sync_free(struct sync *s); /* accepts NULL */
  * cannot be followed at all (unreachable, refused credentials). */
 int sync_pass(struct sync *s);
 
+/* Read the bucket-index log of every bucket shard we follow, whatever the
+ * datalog says. RGW logs a bucket shard in the datalog at most once per
+ * 30 s window, so a change made just after an earlier one may not be in the
+ * datalog yet: `sync --once` uses this to leave nothing behind that the
+ * source has logged. One bilog request per bucket shard. */
+int sync_bilog_sweep(struct sync *s);
+
 /* Retry every bucket shard on the retry list now, whatever its backoff. */
 int sync_retry_all(struct sync *s);
 
