@@ -13,6 +13,7 @@
 #include "config.h"
 #include "err.h"
 #include "http/s3.h"
+#include "http/sigv4.h"
 #include "log.h"
 #include "multipart.h"
 #include "http/xml.h"
@@ -204,14 +205,6 @@ static void copy_end(struct copy *c, int err, const char *detail)
         ev->detail = strdup(detail && *detail ? detail : "s3 target: failed");
     copy_free(c);
     ev->done(ev, err);
-}
-
-static char *unquoted(const char *s)
-{
-    size_t n = strlen(s);
-    if (n >= 2 && s[0] == '"' && s[n - 1] == '"')
-        return strndup(s + 1, n - 2);
-    return strdup(s);
 }
 
 static void step(struct copy *c);
@@ -520,35 +513,26 @@ static void mkbucket_start(struct copy *c);
 static int tagging_header(char **out, const struct xml_tagging *t)
 {
     *out = NULL;
-    if (t->ntags == 0)
-        return 0;
-    size_t cap = 1;
-    for (size_t i = 0; i < t->ntags; i++)
-        cap += 3 * (strlen(t->tags[i].key) + strlen(t->tags[i].value)) + 2;
-    char *s = malloc(cap);
-    if (!s)
+    char *s = NULL;
+    size_t len = 0;
+    FILE *f = t->ntags ? open_memstream(&s, &len) : NULL;
+    if (t->ntags && !f)
         return -ENOMEM;
-    size_t o = 0;
-    for (size_t i = 0; i < t->ntags; i++) {
-        if (i)
-            s[o++] = '&';
-        for (int part = 0; part < 2; part++) {
-            const unsigned char *p =
-                (const unsigned char *) (part ? t->tags[i].value : t->tags[i].key);
-            for (; *p; p++) {
-                if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
-                    (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.' || *p == '~') {
-                    s[o++] = (char) *p;
-                } else {
-                    (void) snprintf(s + o, 4, "%%%02X", *p);
-                    o += 3;
-                }
-            }
-            if (!part)
-                s[o++] = '=';
-        }
+    int r = 0;
+    for (size_t i = 0; i < t->ntags && r == 0; i++) {
+        char *k = sigv4_uri_encode(t->tags[i].key, strlen(t->tags[i].key), false);
+        char *v = sigv4_uri_encode(t->tags[i].value, strlen(t->tags[i].value), false);
+        if (!k || !v || fprintf(f, "%s%s=%s", i ? "&" : "", k, v) < 0)
+            r = -ENOMEM;
+        free(k);
+        free(v);
     }
-    s[o] = '\0';
+    if (f && fclose(f) != 0)
+        r = -ENOMEM;
+    if (r < 0) {
+        free(s);
+        return r;
+    }
     *out = s;
     return 0;
 }
@@ -684,7 +668,7 @@ static void step(struct copy *c)
             copy_end(c, -EPROTO, d);
             return;
         }
-        c->etag = unquoted(etag);
+        c->etag = s3_unquote(etag);
         c->size = strtoull(len, NULL, 10);
         timefmt_secnsec(c->mtime, sizeof(c->mtime), &t);
         /* keep this call: its headers are the object's metadata */

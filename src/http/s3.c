@@ -248,7 +248,7 @@ const char *s3_call_resp_header(const struct s3_call *call, const char *name)
     return NULL;
 }
 
-static char *unquote(const char *s)
+char *s3_unquote(const char *s)
 {
     size_t len = strlen(s);
     if (len >= 2 && s[0] == '"' && s[len - 1] == '"')
@@ -261,7 +261,7 @@ int s3_call_etag(const struct s3_call *call, char **out)
     const char *e = s3_call_resp_header(call, "etag");
     if (!e)
         return -ENOENT;
-    *out = unquote(e);
+    *out = s3_unquote(e);
     return *out ? 0 : -ENOMEM;
 }
 

@@ -128,6 +128,10 @@ void s3_call_writer(struct s3_call *call, s3_write_fn fn, void *ud);
 
 /* Response header by name (case-insensitive); borrowed, NULL if absent. */
 const char *s3_call_resp_header(const struct s3_call *call, const char *name);
+/* s without one pair of surrounding double quotes (ETags); malloc'd, NULL
+ * on ENOMEM. */
+char *s3_unquote(const char *s);
+
 /* The ETag response header without quotes into *out (malloc'd); -ENOENT. */
 int s3_call_etag(const struct s3_call *call, char **out);
 
