@@ -1,6 +1,7 @@
 #include "rgw.h"
 
 #include "err.h"
+#include "http/loop.h"
 #include "http/s3.h"
 
 #include <ctype.h>
@@ -383,92 +384,107 @@ int rgw_datalog_list(struct rgw_source *src, int shard, const char *marker, int 
     return r;
 }
 
-struct dl_async {
+/* ---- many datalog shards at once: one engine for info and list */
+
+#define MANY_IN_FLIGHT 32
+
+struct many {
+    struct rgw_source *src;
+    int *errs;
+    /* what is asked: info (pages == NULL) or a list page from markers[i] */
+    struct rgw_dl_info *infos;
+    struct rgw_dl_page *pages;
+    const char *const *markers;
+    int max;
+    int inflight;
+};
+
+struct many_call {
     struct s3_call call;
-    rgw_dl_page_fn fn;
-    void *ud;
+    struct many *m;
     int shard;
 };
 
-static void dl_async_done(struct s3_call *call, void *ud)
+static void many_done(struct s3_call *call, void *ud)
 {
-    struct dl_async *a = ud;
-    struct rgw_dl_page page = {0};
+    struct many_call *c = ud;
+    struct many *m = c->m;
+    int i = c->shard;
     int r = call_outcome(call);
-    if (r == 0)
-        r = in_request(rgw_parse_dl_page(call->resp, call->resp_len, &page), "admin", "log");
-    rgw_dl_page_fn fn = a->fn;
-    void *fud = a->ud;
-    int shard = a->shard;
-    s3_call_finish(&a->call);
-    free(a);
-    fn(fud, shard, r, &page); /* fn owns the page */
+    if (r == 0 && m->pages)
+        r = in_request(rgw_parse_dl_page(call->resp, call->resp_len, &m->pages[i]), "admin",
+                       "log");
+    else if (r == 0)
+        r = in_request(rgw_parse_dl_info(call->resp, call->resp_len, &m->infos[i]), "admin",
+                       "log");
+    m->errs[i] = r;
+    m->inflight--;
+    s3_call_finish(&c->call);
+    free(c);
 }
 
-int rgw_datalog_list_start(struct rgw_source *src, int shard, const char *marker, int max,
-                           rgw_dl_page_fn fn, void *ud)
+static int many_start(struct many *m, int shard)
 {
-    struct dl_async *a = calloc(1, sizeof(*a));
-    if (!a)
+    struct many_call *c = calloc(1, sizeof(*c));
+    if (!c)
         return -ENOMEM;
-    s3_call_init(&a->call);
-    a->fn = fn;
-    a->ud = ud;
-    a->shard = shard;
-    struct dl_list_q l;
-    dl_list_query(&l, shard, marker, max);
-    int r = call_prepare(&a->call, "admin", "log", l.q, 5);
-    if (r == 0)
-        r = s3_call_start(src->s3, &a->call, dl_async_done, a);
-    if (r < 0) {
-        s3_call_finish(&a->call);
-        free(a);
+    s3_call_init(&c->call);
+    c->m = m;
+    c->shard = shard;
+    int r;
+    if (m->pages) {
+        struct dl_list_q l;
+        dl_list_query(&l, shard, m->markers[shard], m->max);
+        r = call_prepare(&c->call, "admin", "log", l.q, 5);
+    } else {
+        char id[16];
+        (void) snprintf(id, sizeof(id), "%d", shard);
+        const struct qp q[] = {{"type", "data"}, {"id", id}, {"info", NULL}};
+        r = call_prepare(&c->call, "admin", "log", q, 3);
     }
-    return r;
+    if (r == 0)
+        r = s3_call_start(m->src->s3, &c->call, many_done, c);
+    if (r < 0) {
+        s3_call_finish(&c->call);
+        free(c);
+        return r;
+    }
+    m->inflight++;
+    return 0;
 }
 
-struct info_async {
-    struct s3_call call;
-    rgw_dl_info_fn fn;
-    void *ud;
-    int shard;
-};
-
-static void info_async_done(struct s3_call *call, void *ud)
+static void many_run(struct many *m, int n, const bool *want)
 {
-    struct info_async *a = ud;
-    struct rgw_dl_info info = {0};
-    int r = call_outcome(call);
-    if (r == 0)
-        r = in_request(rgw_parse_dl_info(call->resp, call->resp_len, &info), "admin", "log");
-    rgw_dl_info_fn fn = a->fn;
-    void *fud = a->ud;
-    int shard = a->shard;
-    s3_call_finish(&a->call);
-    free(a);
-    fn(fud, shard, r, &info); /* fn owns info */
+    struct loop *loop = s3_client_loop(m->src->s3);
+    for (int i = 0; i < n; i++) {
+        m->errs[i] = 0;
+        if (want && !want[i])
+            continue;
+        while (m->inflight >= MANY_IN_FLIGHT)
+            (void) loop_run_once(loop, 1000);
+        int r = many_start(m, i);
+        if (r < 0)
+            m->errs[i] = r;
+    }
+    while (m->inflight > 0)
+        (void) loop_run_once(loop, 1000);
 }
 
-int rgw_datalog_info_start(struct rgw_source *src, int shard, rgw_dl_info_fn fn, void *ud)
+void rgw_datalog_info_many(struct rgw_source *src, int n, const bool *want,
+                           struct rgw_dl_info *infos, int *errs)
 {
-    struct info_async *a = calloc(1, sizeof(*a));
-    if (!a)
-        return -ENOMEM;
-    s3_call_init(&a->call);
-    a->fn = fn;
-    a->ud = ud;
-    a->shard = shard;
-    char id[16];
-    (void) snprintf(id, sizeof(id), "%d", shard);
-    const struct qp q[] = {{"type", "data"}, {"id", id}, {"info", NULL}};
-    int r = call_prepare(&a->call, "admin", "log", q, 3);
-    if (r == 0)
-        r = s3_call_start(src->s3, &a->call, info_async_done, a);
-    if (r < 0) {
-        s3_call_finish(&a->call);
-        free(a);
-    }
-    return r;
+    memset(infos, 0, (size_t) n * sizeof(*infos));
+    struct many m = {.src = src, .errs = errs, .infos = infos};
+    many_run(&m, n, want);
+}
+
+void rgw_datalog_list_many(struct rgw_source *src, int n, const bool *want,
+                           const char *const *markers, int max, struct rgw_dl_page *pages,
+                           int *errs)
+{
+    memset(pages, 0, (size_t) n * sizeof(*pages));
+    struct many m = {.src = src, .errs = errs, .pages = pages, .markers = markers, .max = max};
+    many_run(&m, n, want);
 }
 
 /* ------------------------------------------------------------------ bilog */
@@ -850,14 +866,6 @@ void rgw_obj_page_finish(struct rgw_obj_page *p)
     memset(p, 0, sizeof(*p));
 }
 
-static char *strip_quotes(const char *s)
-{
-    size_t n = strlen(s);
-    if (n >= 2 && s[0] == '"' && s[n - 1] == '"')
-        return strndup(s + 1, n - 2);
-    return strdup(s);
-}
-
 int rgw_parse_obj_page(const char *body, size_t len, struct rgw_obj_page *out)
 {
     memset(out, 0, sizeof(*out));
@@ -891,7 +899,7 @@ int rgw_parse_obj_page(const char *body, size_t len, struct rgw_obj_page *out)
         o->version_id = strdup(jstr(e, "VersionId", ""));
         o->delete_marker = jbool(e, "IsDeleteMarker");
         o->is_latest = jbool(e, "IsLatest");
-        o->etag = strip_quotes(jstr(e, "ETag", ""));
+        o->etag = s3_unquote(jstr(e, "ETag", ""));
         o->size = (uint64_t) jint(e, "Size", 0);
         o->mtime = strdup(jstr(e, "RgwxMtime", jstr(e, "LastModified", "")));
         o->versioned_epoch = (uint64_t) jint(e, "VersionedEpoch", 0);

@@ -56,10 +56,14 @@ struct rgw_dl_info {
     char *last_update; /* ISO time or "0.000000" */
 };
 int rgw_datalog_info(struct rgw_source *src, int shard, struct rgw_dl_info *out);
-/* The same, asynchronously (many shards at once): fn(ud, shard, err, info)
- * once from the loop; info (empty on error) then belongs to fn. */
-typedef void (*rgw_dl_info_fn)(void *ud, int shard, int err, struct rgw_dl_info *info);
-int rgw_datalog_info_start(struct rgw_source *src, int shard, rgw_dl_info_fn fn, void *ud);
+/* Shards 0..n-1 (those with want[i], or all when want is NULL) at once:
+ * RGW answers admin requests with a Nagle-delayed body (~40 ms each on
+ * loopback), so asking 128 shards one by one is slow. Drives the source's
+ * loop until every answer is in (others' transfers move meanwhile).
+ * infos[i] / errs[i] (0 or negative errno) per shard; unasked ones zeroed.
+ * The caller finishes every infos[i]. */
+void rgw_datalog_info_many(struct rgw_source *src, int n, const bool *want,
+                           struct rgw_dl_info *infos, int *errs);
 void rgw_dl_info_finish(struct rgw_dl_info *i);
 /* The answer to GET /admin/log?type=data&id=N&info: {"marker","last_update"}. */
 int rgw_parse_dl_info(const char *body, size_t len, struct rgw_dl_info *out);
@@ -87,13 +91,11 @@ void rgw_dl_page_finish(struct rgw_dl_page *p);
  * last log_id. */
 int rgw_parse_dl_page(const char *body, size_t len, struct rgw_dl_page *out);
 
-/* The same, asynchronously: fn(ud, shard, err, page) is called once from the
- * loop; the page (empty on error) then belongs to fn. Many shards can be
- * asked at once: RGW answers admin requests with a Nagle-delayed body
- * (~40 ms each on loopback), so serial polling of 128 shards is slow. */
-typedef void (*rgw_dl_page_fn)(void *ud, int shard, int err, struct rgw_dl_page *page);
-int rgw_datalog_list_start(struct rgw_source *src, int shard, const char *marker, int max,
-                           rgw_dl_page_fn fn, void *ud);
+/* The first page after markers[i] of many shards at once, as
+ * rgw_datalog_info_many() does; pages[i] belong to the caller. */
+void rgw_datalog_list_many(struct rgw_source *src, int n, const bool *want,
+                           const char *const *markers, int max, struct rgw_dl_page *pages,
+                           int *errs);
 
 /* ---- bucket-index log (one bucket shard) */
 struct rgw_bl_info {

@@ -94,22 +94,8 @@ static int upload_visit(void *ud, const struct state_upload *u)
     return 0;
 }
 
-struct lag_poll {
-    struct rgw_dl_info *infos;
-    int *err;
-    int inflight;
-};
-
-static void lag_info_done(void *ud, int shard, int err, struct rgw_dl_info *info)
-{
-    struct lag_poll *p = ud;
-    p->inflight--;
-    p->err[shard] = err;
-    p->infos[shard] = *info;
-}
-
-/* Ask the source for each shard's end (in parallel: RGW's admin answers
- * take ~40 ms each): behind and lag per shard. */
+/* Ask the source for each shard's end (all at once, see
+ * rgw_datalog_info_many): behind and lag per shard. */
 static bool add_lag(const struct config *cfg, json_t *shards, int64_t *max_lag, int *behind)
 {
     struct loop *loop = NULL;
@@ -117,38 +103,25 @@ static bool add_lag(const struct config *cfg, json_t *shards, int64_t *max_lag, 
     bool ok = loop_new(&loop, NULL) == 0 &&
               rgw_source_new(&src, loop, cfg->source.endpoint, cfg->source.access_key,
                              cfg->source.secret, cfg->source.zonegroup) == 0;
-    int maxshard = 0;
+    int nshards = 0;
     size_t i;
     json_t *o;
     json_array_foreach(shards, i, o) {
         int sh = (int) json_integer_value(json_object_get(o, "shard"));
-        if (sh + 1 > maxshard)
-            maxshard = sh + 1;
+        if (sh + 1 > nshards)
+            nshards = sh + 1;
     }
-    struct lag_poll p = {
-        .infos = calloc((size_t) maxshard + 1, sizeof(struct rgw_dl_info)),
-        .err = calloc((size_t) maxshard + 1, sizeof(int)),
-    };
-    ok = ok && p.infos && p.err;
-    if (ok)
+    struct rgw_dl_info *infos = calloc((size_t) nshards + 1, sizeof(*infos));
+    int *errs = calloc((size_t) nshards + 1, sizeof(int));
+    ok = ok && infos && errs;
+    if (ok) {
         s3_client_set_retries(rgw_source_s3(src), 0);
-    json_array_foreach(shards, i, o) {
-        if (!ok)
-            break;
-        int sh = (int) json_integer_value(json_object_get(o, "shard"));
-        while (p.inflight >= 32)
-            (void) loop_run_once(loop, 1000);
-        if (rgw_datalog_info_start(src, sh, lag_info_done, &p) == 0)
-            p.inflight++;
-        else
-            p.err[sh] = -EIO;
+        rgw_datalog_info_many(src, nshards, NULL, infos, errs);
     }
-    while (ok && p.inflight > 0)
-        (void) loop_run_once(loop, 1000);
     int64_t now = (int64_t) time(NULL);
     json_array_foreach(shards, i, o) {
         int shard = (int) json_integer_value(json_object_get(o, "shard"));
-        if (ok && p.err[shard] < 0)
+        if (ok && errs[shard] < 0)
             ok = false;
         if (!ok) {
             json_object_set_new(o, "source_marker", json_null());
@@ -156,7 +129,7 @@ static bool add_lag(const struct config *cfg, json_t *shards, int64_t *max_lag, 
             json_object_set_new(o, "lag_seconds", json_null());
             continue;
         }
-        struct rgw_dl_info *info = &p.infos[shard];
+        struct rgw_dl_info *info = &infos[shard];
         const char *ours = json_string_value(json_object_get(o, "marker"));
         const char *state = json_string_value(json_object_get(o, "state"));
         /* markers compare as byte strings, as RGW compares them */
@@ -183,10 +156,10 @@ static bool add_lag(const struct config *cfg, json_t *shards, int64_t *max_lag, 
         json_object_set_new(o, "behind", json_boolean(is_behind));
         json_object_set_new(o, "lag_seconds", json_integer(lag));
     }
-    for (int k = 0; p.infos && k <= maxshard; k++)
-        rgw_dl_info_finish(&p.infos[k]);
-    free(p.infos);
-    free(p.err);
+    for (int k = 0; infos && k <= nshards; k++)
+        rgw_dl_info_finish(&infos[k]);
+    free(infos);
+    free(errs);
     rgw_source_free(src);
     loop_free(loop);
     return ok;

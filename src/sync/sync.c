@@ -397,57 +397,30 @@ static int dl_load(struct sync *s, int shard, struct state_dl_shard *d)
     return d->marker && d->full_marker ? 0 : -ENOMEM;
 }
 
-struct info_poll {
-    struct rgw_dl_info *infos;
-    int *err;
-    int inflight;
-};
-
-static void info_done(void *ud, int shard, int err, struct rgw_dl_info *info)
-{
-    struct info_poll *p = ud;
-    p->inflight--;
-    p->err[shard] = err;
-    p->infos[shard] = *info;
-}
-
 /* init: every shard's current end, recorded before anything is listed:
- * whatever changes during the full sync is in the log after it. The
- * shards are asked in parallel (RGW's admin answers take ~40 ms each). */
+ * whatever changes during the full sync is in the log after it. */
 static int init_shards(struct sync *s, bool *full_due)
 {
     *full_due = false;
     int n = s->num_shards;
     struct state_dl_shard *d = calloc((size_t) n, sizeof(*d));
-    struct info_poll p = {
-        .infos = calloc((size_t) n, sizeof(struct rgw_dl_info)),
-        .err = calloc((size_t) n, sizeof(int)),
-    };
-    int r = d && p.infos && p.err ? 0 : -ENOMEM;
-    bool *asked = calloc((size_t) n, sizeof(bool));
-    if (!asked)
-        r = -ENOMEM;
+    struct rgw_dl_info *infos = calloc((size_t) n, sizeof(*infos));
+    int *errs = calloc((size_t) n, sizeof(int));
+    bool *ask = calloc((size_t) n, sizeof(bool));
+    int r = d && infos && errs && ask ? 0 : -ENOMEM;
     for (int i = 0; r == 0 && i < n; i++) {
         r = dl_load(s, i, &d[i]);
-        if (r == 0 && d[i].phase == STATE_DL_INIT) {
-            while (p.inflight >= 32)
-                (void) loop_run_once(s->loop, 1000);
-            r = rgw_datalog_info_start(s->src, i, info_done, &p);
-            if (r == 0) {
-                p.inflight++;
-                asked[i] = true;
-            }
-        }
+        ask[i] = r == 0 && d[i].phase == STATE_DL_INIT;
     }
-    while (p.inflight > 0)
-        (void) loop_run_once(s->loop, 1000);
+    if (r == 0)
+        rgw_datalog_info_many(s->src, n, ask, infos, errs);
     for (int i = 0; r == 0 && i < n; i++) {
-        if (asked[i]) {
-            if ((r = p.err[i]) < 0)
+        if (ask[i]) {
+            if ((r = errs[i]) < 0)
                 break;
             free(d[i].full_marker);
-            d[i].full_marker = p.infos[i].marker;
-            p.infos[i].marker = NULL;
+            d[i].full_marker = infos[i].marker;
+            infos[i].marker = NULL;
             d[i].phase = STATE_DL_FULL;
             d[i].updated = (int64_t) time(NULL);
             r = s->st.ops->dl_put(s->st.inst, &d[i]);
@@ -458,13 +431,13 @@ static int init_shards(struct sync *s, bool *full_due)
     for (int i = 0; i < n; i++) {
         if (d)
             state_dl_shard_finish(&d[i]);
-        if (p.infos)
-            rgw_dl_info_finish(&p.infos[i]);
+        if (infos)
+            rgw_dl_info_finish(&infos[i]);
     }
     free(d);
-    free(p.infos);
-    free(p.err);
-    free(asked);
+    free(infos);
+    free(errs);
+    free(ask);
     return r;
 }
 
@@ -630,33 +603,17 @@ static int dl_shard_sync(struct sync *s, int shard, struct rgw_dl_page *first)
     return r;
 }
 
-/* First pages of many shards at once (see rgw_datalog_list_start). */
-struct dl_poll {
-    struct rgw_dl_page *pages;
-    int *err;
-    bool *asked;
-    int inflight;
-};
-
-static void dl_poll_done(void *ud, int shard, int err, struct rgw_dl_page *page)
-{
-    struct dl_poll *p = ud;
-    p->inflight--;
-    p->err[shard] = err;
-    p->pages[shard] = *page;
-}
-
 /* Sync the datalog shards (only the notified ones when only_notified):
- * ask all of them in parallel, then work through those with entries. */
+ * ask all of them at once, then work through those with entries. */
 static int dl_poll(struct sync *s, bool only_notified)
 {
     int n = s->num_shards;
-    struct dl_poll p = {
-        .pages = calloc((size_t) n, sizeof(struct rgw_dl_page)),
-        .err = calloc((size_t) n, sizeof(int)),
-        .asked = calloc((size_t) n, sizeof(bool)),
-    };
-    int r = p.pages && p.err && p.asked ? 0 : -ENOMEM;
+    struct rgw_dl_page *pages = calloc((size_t) n, sizeof(*pages));
+    struct state_dl_shard *d = calloc((size_t) n, sizeof(*d));
+    const char **markers = calloc((size_t) n, sizeof(char *));
+    int *errs = calloc((size_t) n, sizeof(int));
+    bool *ask = calloc((size_t) n, sizeof(bool));
+    int r = pages && d && markers && errs && ask ? 0 : -ENOMEM;
     for (int i = 0; r == 0 && i < n; i++) {
         pthread_mutex_lock(&s->notify_lock);
         bool mine = s->notified[i];
@@ -664,47 +621,45 @@ static int dl_poll(struct sync *s, bool only_notified)
         pthread_mutex_unlock(&s->notify_lock);
         if (only_notified && !mine)
             continue;
-        struct state_dl_shard d = {0};
-        r = dl_load(s, i, &d);
-        if (r == 0 && d.phase == STATE_DL_INCREMENTAL) {
-            while (p.inflight >= 32)
-                (void) loop_run_once(s->loop, 1000);
-            if (rgw_datalog_list_start(s->src, i, d.marker, 1000, dl_poll_done, &p) == 0) {
-                p.inflight++;
-                p.asked[i] = true;
-            }
-        }
-        state_dl_shard_finish(&d);
+        r = dl_load(s, i, &d[i]);
+        ask[i] = r == 0 && d[i].phase == STATE_DL_INCREMENTAL;
+        markers[i] = d[i].marker;
     }
-    while (p.inflight > 0)
-        (void) loop_run_once(s->loop, 1000);
+    if (r == 0)
+        rgw_datalog_list_many(s->src, n, ask, markers, 1000, pages, errs);
     for (int i = 0; r == 0 && i < n; i++) {
-        if (!p.asked[i])
+        if (!ask[i])
             continue;
-        if (p.err[i] < 0) {
-            sync_count_error(s, p.err[i], false);
-            r = p.err[i];
+        if (errs[i] < 0) {
+            sync_count_error(s, errs[i], false);
+            r = errs[i];
             log_warn("datalog_shard=%d msg=\"cannot read the datalog\" error=\"%s\"", i,
                      err_get());
             break;
         }
-        if (p.pages[i].n == 0) {
+        if (pages[i].n == 0) {
             s->shard_lag[i] = 0;
             continue;
         }
         /* behind by the age of the oldest change not handled yet */
         struct timefmt_ns t;
-        if (timefmt_parse(&t, p.pages[i].entries[0].timestamp) == 0) {
+        if (timefmt_parse(&t, pages[i].entries[0].timestamp) == 0) {
             int64_t lag = (int64_t) time(NULL) - t.sec;
             s->shard_lag[i] = lag < 0 ? 0 : lag;
         }
-        r = dl_shard_sync(s, i, &p.pages[i]);
+        r = dl_shard_sync(s, i, &pages[i]);
     }
-    for (int i = 0; p.pages && i < n; i++)
-        rgw_dl_page_finish(&p.pages[i]);
-    free(p.pages);
-    free(p.err);
-    free(p.asked);
+    for (int i = 0; i < n; i++) {
+        if (pages)
+            rgw_dl_page_finish(&pages[i]);
+        if (d)
+            state_dl_shard_finish(&d[i]);
+    }
+    free(pages);
+    free(d);
+    free(markers);
+    free(errs);
+    free(ask);
     return r;
 }
 
