@@ -240,68 +240,6 @@ static int ctx_init(struct bs_ctx *c)
     return c->src_bucket ? 0 : -ENOMEM;
 }
 
-/* ------------------------------------------------------------- full sync */
-
-static int full_sync(struct bs_ctx *c, struct state_bs *st)
-{
-    struct sync *s = c->s;
-    for (;;) {
-        if (s->stop && *s->stop)
-            return -EINTR;
-        struct rgw_obj_page page = {0};
-        int r = rgw_list_shard(s->src, c->b, c->shard, st->full_key, st->full_version, PAGE, &page);
-        if (r < 0) {
-            sync_count_error(s, r, false);
-            return r;
-        }
-        struct batch b = {.ctx = c};
-        for (size_t i = 0; i < page.n && r == 0; i++) {
-            const struct rgw_obj *o = &page.objs[i];
-            /* an unversioned target holds the current object only */
-            if (!o->is_latest || o->delete_marker)
-                continue;
-            bool versioned = o->version_id[0] && strcmp(o->version_id, "null") != 0;
-            r = op_start(&b, SYNC_OP_COPY, NULL, o->key, versioned ? o->version_id : "",
-                         o->mtime, o->etag, o->size, o->versioned_epoch);
-        }
-        batch_wait(&b);
-        if (r < 0 || b.failed) {
-            if (b.failed)
-                err_set("%s", b.first_detail);
-            rgw_obj_page_finish(&page);
-            return r < 0 ? r : b.first_err;
-        }
-        /* the page is done: resume after its last entry */
-        if (page.n) {
-            char *k = strdup(page.objs[page.n - 1].key);
-            char *v = strdup(page.objs[page.n - 1].version_id);
-            if (!k || !v) {
-                free(k);
-                free(v);
-                rgw_obj_page_finish(&page);
-                return -ENOMEM;
-            }
-            free(st->full_key);
-            free(st->full_version);
-            st->full_key = k;
-            st->full_version = v;
-            st->full_count += page.n;
-        }
-        bool more = page.truncated && page.n > 0;
-        rgw_obj_page_finish(&page);
-        if (!more)
-            break;
-        st->updated = (int64_t) time(NULL);
-        if ((r = s->st.ops->bs_put(s->st.inst, st)) < 0)
-            return r;
-    }
-    st->phase = STATE_BS_INCREMENTAL;
-    st->updated = (int64_t) time(NULL);
-    log_info("bucket_shard=%s msg=\"full sync done\" objects=%llu", c->bs_key,
-             (unsigned long long) st->full_count);
-    return s->st.ops->bs_put(s->st.inst, st);
-}
-
 /* ------------------------------------------------------ incremental sync */
 
 struct squash {
@@ -463,6 +401,13 @@ static int incremental_sync(struct bs_ctx *c, struct state_bs *st)
 
 /* ------------------------------------------- overlapped full sync (init) */
 
+/* Someone waiting for one shard's full sync to end (bucket_sync). */
+struct full_wait {
+    bool done;
+    int err; /* 0: the shard follows its log now; -EINTR: stopped; else failed */
+    char detail[512];
+};
+
 /* The full sync of one bucket shard while others run: its listing pages'
  * objects are in flight together with those of other shards (bounded by
  * sync.concurrency), and each page's position is stored once it and every
@@ -479,6 +424,7 @@ struct full_bs {
     bool failed;
     int err;
     char detail[512];
+    struct full_wait *wait; /* a caller waiting for the end, or NULL */
 };
 
 static void full_free(struct full_bs *fb)
@@ -536,7 +482,18 @@ static void full_advance(struct full_bs *fb)
     }
     if (!fb->listing_done || fb->head)
         return;
-    if (fb->failed) {
+    if (fb->wait) {
+        /* the waiter decides about failures (its retry record carries the
+         * datalog entry's timestamp) */
+        if (!fb->failed && !fb->interrupted) {
+            fb->st.phase = STATE_BS_INCREMENTAL;
+            if (s->st.ops->bs_put(s->st.inst, &fb->st) < 0)
+                full_fail(fb, -EIO, err_get());
+        }
+        fb->wait->err = fb->failed ? fb->err : fb->interrupted ? -EINTR : 0;
+        (void) snprintf(fb->wait->detail, sizeof(fb->wait->detail), "%s", fb->detail);
+        fb->wait->done = true;
+    } else if (fb->failed) {
         err_set("%s", fb->detail);
         (void) sync_retry_record(s, fb->key, "", fb->err);
     } else if (!fb->interrupted) {
@@ -561,52 +518,45 @@ static int bucket_copy(struct rgw_bucket *dst, const struct rgw_bucket *src)
     return dst->tenant && dst->name && dst->bucket_id && dst->owner ? 0 : -ENOMEM;
 }
 
-static int bucket_info(struct sync *s, const char *instance_key, const struct rgw_bucket **out);
+static int bs_resolve(struct sync *s, const char *bs_key, int *shard,
+                      const struct rgw_bucket **b);
 static int bs_state_load(struct sync *s, const struct bs_ctx *c, const char *bs_key,
                          struct state_bs *st);
 
-int bucket_full_start(struct sync *s, const char *bs_key)
+/* Start (w == NULL: and forget) the full sync of bs_key; with w, w->done
+ * is set when it ends, also when there was nothing to do. */
+static int full_run(struct sync *s, const char *bs_key, struct full_wait *w)
 {
-    char *tenant = NULL, *name = NULL, *id = NULL;
     int shard;
-    int r = rgw_bs_key_parse(bs_key, &tenant, &name, &id, &shard);
-    if (r < 0)
-        return r;
-    char *instance_key = NULL;
-    if (asprintf(&instance_key, "%s%s%s:%s", tenant, tenant[0] ? "/" : "", name, id) < 0)
-        instance_key = NULL;
-    free(tenant);
-    free(name);
-    free(id);
-    if (!instance_key)
-        return -ENOMEM;
     const struct rgw_bucket *cached = NULL;
-    r = bucket_info(s, instance_key, &cached);
-    free(instance_key);
-    if (r == -ENOENT)
-        return 0; /* gone: nothing to copy */
-    if (r < 0) {
-        sync_count_error(s, r, false);
-        return r;
+    int r = bs_resolve(s, bs_key, &shard, &cached);
+    struct full_bs *fb = r == 0 ? calloc(1, sizeof(*fb)) : NULL;
+    if (r == 0 && !fb)
+        r = -ENOMEM;
+    if (fb) {
+        fb->s = s;
+        fb->key = strdup(bs_key);
+        if (!fb->key || bucket_copy(&fb->b, cached) < 0)
+            r = -ENOMEM;
     }
-    struct full_bs *fb = calloc(1, sizeof(*fb));
-    if (!fb)
-        return -ENOMEM;
-    fb->s = s;
-    fb->key = strdup(bs_key);
-    if (!fb->key || bucket_copy(&fb->b, cached) < 0) {
-        full_free(fb);
-        return -ENOMEM;
+    if (r == 0) {
+        fb->c = (struct bs_ctx){.s = s, .bs_key = fb->key, .shard = shard, .b = &fb->b};
+        r = ctx_init(&fb->c);
     }
-    fb->c = (struct bs_ctx){.s = s, .bs_key = fb->key, .shard = shard, .b = &fb->b};
-    r = ctx_init(&fb->c);
     if (r == 0)
         r = bs_state_load(s, &fb->c, bs_key, &fb->st);
     if (r != 0 || fb->st.phase != STATE_BS_FULL) {
-        /* excluded (1), stopped, or already following its log */
-        full_free(fb);
+        /* gone or excluded (1), stopped, already following its log, or
+         * failed before anything started */
+        if (fb)
+            full_free(fb);
+        if (w) {
+            w->err = r < 0 ? r : 0;
+            w->done = true;
+        }
         return r > 0 ? 0 : r;
     }
+    fb->wait = w;
     for (;;) {
         if (s->stop && *s->stop) {
             fb->interrupted = true;
@@ -663,6 +613,11 @@ int bucket_full_start(struct sync *s, const char *bs_key)
     /* pages may all be settled already: commit, maybe finish (frees fb) */
     full_advance(fb);
     return 0;
+}
+
+int bucket_full_start(struct sync *s, const char *bs_key)
+{
+    return full_run(s, bs_key, NULL);
 }
 
 /* ------------------------------------------------------------ the shard */
@@ -755,11 +710,14 @@ static int bs_state_load(struct sync *s, const struct bs_ctx *c, const char *bs_
     return 0;
 }
 
-int bucket_sync(struct sync *s, const char *bs_key)
+/* The bucket of a bucket shard key; 1 when the instance is gone (a deleted
+ * bucket, or one replaced by a reshard: nothing left to copy, as RGW
+ * treats it). */
+static int bs_resolve(struct sync *s, const char *bs_key, int *shard,
+                      const struct rgw_bucket **b)
 {
     char *tenant = NULL, *name = NULL, *id = NULL;
-    int shard;
-    int r = rgw_bs_key_parse(bs_key, &tenant, &name, &id, &shard);
+    int r = rgw_bs_key_parse(bs_key, &tenant, &name, &id, shard);
     if (r < 0)
         return r;
     char *instance_key = NULL;
@@ -770,20 +728,24 @@ int bucket_sync(struct sync *s, const char *bs_key)
     free(id);
     if (!instance_key)
         return -ENOMEM;
-
-    const struct rgw_bucket *b = NULL;
-    r = bucket_info(s, instance_key, &b);
+    r = bucket_info(s, instance_key, b);
     free(instance_key);
     if (r == -ENOENT) {
-        /* a deleted bucket, or an instance replaced by a reshard: nothing
-         * left to copy (RGW treats it the same: done) */
         log_debug("bucket_shard=%s msg=\"bucket instance gone, nothing to sync\"", bs_key);
-        return 0;
+        return 1;
     }
-    if (r < 0) {
+    if (r < 0)
         sync_count_error(s, r, false);
-        return r;
-    }
+    return r;
+}
+
+int bucket_sync(struct sync *s, const char *bs_key)
+{
+    int shard;
+    const struct rgw_bucket *b = NULL;
+    int r = bs_resolve(s, bs_key, &shard, &b);
+    if (r != 0)
+        return r > 0 ? 0 : r;
     struct bs_ctx c = {.s = s, .bs_key = bs_key, .shard = shard, .b = b};
     r = ctx_init(&c);
     if (r != 0) {
@@ -795,13 +757,22 @@ int bucket_sync(struct sync *s, const char *bs_key)
 
     struct state_bs st = {0};
     r = bs_state_load(s, &c, bs_key, &st);
-    if (r < 0)
-        goto out;
-    if (st.phase == STATE_BS_FULL && (r = full_sync(&c, &st)) < 0)
-        goto out;
-    if (st.phase == STATE_BS_INCREMENTAL)
+    if (r == 0 && st.phase == STATE_BS_FULL) {
+        /* the same full sync as at init, waited for */
+        struct full_wait w = {0};
+        r = full_run(s, bs_key, &w);
+        while (r == 0 && !w.done)
+            (void) loop_run_once(s->loop, 1000);
+        if (r == 0 && w.err < 0) {
+            err_set("%s", w.detail);
+            r = w.err;
+        }
+        state_bs_finish(&st);
+        if (r == 0)
+            r = s->st.ops->bs_get(s->st.inst, bs_key, &st);
+    }
+    if (r == 0 && st.phase == STATE_BS_INCREMENTAL)
         r = incremental_sync(&c, &st);
-out:
     state_bs_finish(&st);
     ctx_finish(&c);
     return r;
