@@ -114,6 +114,7 @@ enum stmt_id {
     S_RETRY_DEL,
     S_RETRY_LIST,
     S_RETRY_COUNT,
+    S_RETRY_GET,
     S_UPLOAD_GET,
     S_UPLOAD_PUT,
     S_UPLOAD_DEL,
@@ -149,6 +150,7 @@ static const char *const stmt_sql[S_COUNT] = {
                      " WHERE next_try <= ?2 AND (next_try, key) >= (?3, ?4)"
                      " ORDER BY next_try, key LIMIT ?1",
     [S_RETRY_COUNT] = "SELECT count(*) FROM retry",
+    [S_RETRY_GET] = "SELECT " RETRY_COLS " FROM retry WHERE key = ?1",
     [S_UPLOAD_GET] = "SELECT " UPLOAD_COLS " FROM upload WHERE id = ?1",
     [S_UPLOAD_PUT] = "REPLACE INTO upload (" UPLOAD_COLS ") VALUES"
                      " (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
@@ -945,6 +947,21 @@ static int sq_retry_put(void *inst, const struct state_retry *r)
     return sq_run(q, st, b.rc, "retry_put", r->key);
 }
 
+static int sq_retry_get(void *inst, const char *key, struct state_retry *out)
+{
+    struct sq *q = inst;
+    if (!key)
+        return -EINVAL;
+    sqlite3_stmt *st = q->stmt[S_RETRY_GET];
+    struct bind b = {st, SQLITE_OK};
+    struct state_retry r;
+    bind_text(&b, 1, key);
+    int rc = sq_get(q, st, b.rc, retry_read, &r, "retry_get", key);
+    if (rc == 0)
+        *out = r;
+    return rc;
+}
+
 static int sq_retry_del(void *inst, const char *key, const char *timestamp)
 {
     struct sq *q = inst;
@@ -1193,6 +1210,7 @@ const struct state_ops state_sqlite_ops = {
     .bs_del = sq_bs_del,
     .bs_list = sq_bs_list,
     .retry_put = sq_retry_put,
+    .retry_get = sq_retry_get,
     .retry_del = sq_retry_del,
     .retry_list = sq_retry_list,
     .retry_count = sq_retry_count,

@@ -119,6 +119,8 @@ struct state_ops {
 
     /* Insert or update; the stored timestamp becomes max(stored, r->timestamp). */
     int (*retry_put)(void *inst, const struct state_retry *r);
+    /* The record of key; -ENOENT when it has none. */
+    int (*retry_get)(void *inst, const char *key, struct state_retry *out);
     /* Remove key if the stored timestamp <= timestamp (NULL: unconditionally):
      * a retry that started before a newer failure must not erase it.
      * 0 also when nothing was removed. */

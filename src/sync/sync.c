@@ -211,26 +211,13 @@ static int64_t backoff(int attempts)
     return d + (int64_t) (random() % (d / 10 + 1)); /* jitter: no thundering herd */
 }
 
-struct attempts_find {
-    const char *key;
-    int attempts;
-};
-
-static int attempts_visit(void *ud, const struct state_retry *r)
-{
-    struct attempts_find *f = ud;
-    if (strcmp(r->key, f->key) == 0)
-        f->attempts = r->attempts;
-    return 0;
-}
-
 /* Record a failed bucket shard durably. Only after this may the datalog
  * marker that named it move: else a crash would lose the bucket shard. */
 int sync_retry_record(struct sync *s, const char *bs_key, const char *timestamp, int err)
 {
-    struct attempts_find f = {bs_key, 0};
-    (void) s->st.ops->retry_list(s->st.inst, -1, attempts_visit, &f);
-    int attempts = f.attempts;
+    struct state_retry old = {0};
+    int attempts = s->st.ops->retry_get(s->st.inst, bs_key, &old) == 0 ? old.attempts : 0;
+    state_retry_finish(&old);
     char line[512];
     (void) snprintf(line, sizeof(line), "%s", err_get()[0] ? err_get() : strerror(-err));
     struct state_retry r = {

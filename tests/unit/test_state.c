@@ -472,6 +472,26 @@ static int get_retry(struct fx *f, const char *key, struct state_retry *out)
     return c.found == 1 ? 0 : -ENOENT;
 }
 
+static void test_state__retry_get_reads_one_record(void)
+{
+    struct fx f;
+    struct state_retry r = {0}, l = {0};
+    CHECK_INT(fx_setup(&f), 0);
+    CHECK_INT(OPS(&f)->retry_get(INST(&f), "b:inst:7", &r), -ENOENT);
+    CHECK_INT(put_retry(&f, "b:inst:7", "2024-05-01 10:00:00.000002Z", 100), 0);
+    CHECK_INT(put_retry(&f, "b:inst:8", "2024-05-01 10:00:00.000003Z", 200), 0);
+    CHECK_INT(OPS(&f)->retry_get(INST(&f), "b:inst:7", &r), 0);
+    CHECK_INT(get_retry(&f, "b:inst:7", &l), 0);
+    CHECK_STR(r.key, l.key);
+    CHECK_STR(r.timestamp, l.timestamp);
+    CHECK_INT(r.next_try, l.next_try);
+    CHECK_INT(r.attempts, l.attempts);
+    CHECK_STR(r.last_error, l.last_error);
+    state_retry_finish(&r);
+    state_retry_finish(&l);
+    fx_teardown(&f);
+}
+
 static void test_state__retry_keeps_newest_timestamp(void)
 {
     struct fx f;
@@ -898,6 +918,7 @@ int main(void)
     RUN(test_state__bs_list_prefix_is_exact);
     RUN(test_state__bs_list_spans_pages_and_stops);
     RUN(test_state__walk_callback_may_write);
+    RUN(test_state__retry_get_reads_one_record);
     RUN(test_state__retry_keeps_newest_timestamp);
     RUN(test_state__retry_del_spares_newer_failure);
     RUN(test_state__retry_list_due_in_next_try_order);
