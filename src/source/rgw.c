@@ -794,6 +794,19 @@ int rgw_bucket_current(struct rgw_source *src, const char *bucket, char **bucket
     return *bucket_id ? 0 : -ENOMEM;
 }
 
+void rgw_bucket_qualified(char *out, size_t size, const struct rgw_bucket *b)
+{
+    (void) snprintf(out, size, "%s%s%s", b->tenant, b->tenant[0] ? "/" : "", b->name);
+}
+
+char *rgw_bucket_path(const struct rgw_bucket *b)
+{
+    char *out = NULL;
+    if (asprintf(&out, "%s%s%s", b->tenant, b->tenant[0] ? ":" : "", b->name) < 0)
+        return NULL;
+    return out;
+}
+
 char *rgw_bs_key(const struct rgw_bucket *b, int shard)
 {
     char *out = NULL;

@@ -185,6 +185,11 @@ int rgw_parse_bucket_instance(const char *body, size_t len, struct rgw_bucket *o
 int rgw_bucket_current(struct rgw_source *src, const char *bucket, char **bucket_id);
 void rgw_bucket_finish(struct rgw_bucket *b);
 
+/* "tenant/name" or "name": how profiles name a bucket (into out, size). */
+void rgw_bucket_qualified(char *out, size_t size, const struct rgw_bucket *b);
+/* "tenant:name" or "name": the bucket in the source's S3 paths. malloc'd. */
+char *rgw_bucket_path(const struct rgw_bucket *b);
+
 /* "[tenant/]name:id[:shard]" for b and shard (-1 = unsharded). malloc'd. */
 char *rgw_bs_key(const struct rgw_bucket *b, int shard);
 /* Split a bucket shard key into tenant ("" when none), name, id and shard

@@ -203,40 +203,19 @@ static int ctx_init(struct bs_ctx *c)
     struct sync *s = c->s;
     const struct rgw_bucket *b = c->b;
     char qualified[512];
-    if (b->tenant[0])
-        (void) snprintf(qualified, sizeof(qualified), "%s/%s", b->tenant, b->name);
-    else
-        (void) snprintf(qualified, sizeof(qualified), "%s", b->name);
+    rgw_bucket_qualified(qualified, sizeof(qualified), b);
     c->prof = config_find_profile(s->cfg, qualified);
     if (c->prof->exclude)
         return 1;
     int r = sync_target(s, c->prof->conn, &c->tgt);
     if (r < 0)
         return r;
-    struct mapping_vars v = {
-        .sid = s->sid,
-        .zonegroup = s->period.zonegroup_name,
-        .zonegroup_id = s->period.zonegroup_id,
-        .zone = s->cfg->source.zone,
-        .zone_id = s->period.zone_id,
-        .tenant = b->tenant,
-        .bucket = b->name,
-        .owner = b->owner,
-    };
-    char *path = NULL;
-    r = mapping_expand(&path, c->prof->target_path ? c->prof->target_path : CFG_DEFAULT_TARGET_PATH,
-                       &v);
-    if (r == 0)
-        r = mapping_split(&c->dst_bucket, &c->prefix, path);
-    free(path);
+    struct mapping_vars v;
+    sync_mapping_vars(s, b, &v);
+    r = mapping_target(&c->dst_bucket, &c->prefix, c->prof->target_path, &v);
     if (r < 0)
         return r;
-    if (b->tenant[0]) {
-        if (asprintf(&c->src_bucket, "%s:%s", b->tenant, b->name) < 0)
-            c->src_bucket = NULL;
-    } else {
-        c->src_bucket = strdup(b->name);
-    }
+    c->src_bucket = rgw_bucket_path(b);
     return c->src_bucket ? 0 : -ENOMEM;
 }
 
@@ -665,9 +644,12 @@ static int bs_state_load(struct sync *s, const struct bs_ctx *c, const char *bs_
     if (st->phase == STATE_BS_INIT) {
         /* the listener answers bilog status per bucket with one entry per
          * index shard: it needs the count */
+        char *inst = rgw_bs_key(b, -1);
         char meta[1200], val[16];
-        (void) snprintf(meta, sizeof(meta), "shards:%s%s%s:%s", b->tenant, b->tenant[0] ? "/" : "",
-                        b->name, b->bucket_id);
+        if (!inst)
+            return -ENOMEM;
+        (void) snprintf(meta, sizeof(meta), "shards:%s", inst);
+        free(inst);
         (void) snprintf(val, sizeof(val), "%d", b->num_shards);
         if ((r = s->st.ops->meta_put(s->st.inst, meta, val)) < 0)
             return r;

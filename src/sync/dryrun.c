@@ -187,10 +187,7 @@ static int bctx_init(struct bctx *c)
 {
     struct dr *d = c->d;
     const struct rgw_bucket *b = c->b;
-    if (b->tenant[0])
-        (void) snprintf(c->name, sizeof(c->name), "%s/%s", b->tenant, b->name);
-    else
-        (void) snprintf(c->name, sizeof(c->name), "%s", b->name);
+    rgw_bucket_qualified(c->name, sizeof(c->name), b);
     c->prof = config_find_profile(d->cfg, c->name);
     if (c->prof->exclude)
         return 0;
@@ -212,12 +209,8 @@ static int bctx_init(struct bctx *c)
         .bucket = b->name,
         .owner = b->owner,
     };
-    char *path = NULL;
     err_clear();
-    int r = mapping_expand(&path, tmpl, &v);
-    if (r == 0)
-        r = mapping_split(&c->dst_bucket, &c->prefix, path);
-    free(path);
+    int r = mapping_target(&c->dst_bucket, &c->prefix, tmpl, &v);
     if (r < 0) {
         char what[600];
         (void) snprintf(what, sizeof(what), "%s", err_get());
@@ -226,12 +219,7 @@ static int bctx_init(struct bctx *c)
         return r;
     }
     c->dst_unknown = !d->sid && strstr(c->dst_bucket, SID_LITERAL) != NULL;
-    if (b->tenant[0]) {
-        if (asprintf(&c->src_bucket, "%s:%s", b->tenant, b->name) < 0)
-            c->src_bucket = NULL;
-    } else {
-        c->src_bucket = strdup(b->name);
-    }
+    c->src_bucket = rgw_bucket_path(b);
     if (!c->src_bucket)
         return -ENOMEM;
     c->need_acl = grants_need_acl(c->prof) != 0;

@@ -1,5 +1,6 @@
 #include "sync/mapping.h"
 
+#include "config.h"
 #include "err.h"
 
 #include <errno.h>
@@ -136,6 +137,17 @@ int mapping_split(char **bucket, char **prefix, const char *path)
         return -ENOMEM;
     }
     return 0;
+}
+
+int mapping_target(char **bucket, char **prefix, const char *target_path,
+                   const struct mapping_vars *vars)
+{
+    char *path = NULL;
+    int r = mapping_expand(&path, target_path ? target_path : CFG_DEFAULT_TARGET_PATH, vars);
+    if (r == 0)
+        r = mapping_split(bucket, prefix, path);
+    free(path);
+    return r;
 }
 
 char *mapping_key(const char *prefix, const char *key)

@@ -28,6 +28,11 @@ int mapping_expand(char **out, const char *template_, const struct mapping_vars 
  * part is empty. */
 int mapping_split(char **bucket, char **prefix, const char *path);
 
+/* Expand target_path (NULL: CFG_DEFAULT_TARGET_PATH) with vars and split
+ * it: what mapping_expand() and mapping_split() do, in one call. */
+int mapping_target(char **bucket, char **prefix, const char *target_path,
+                   const struct mapping_vars *vars);
+
 /* prefix + "/" + key, or key when prefix is "". malloc'd, NULL on ENOMEM. */
 char *mapping_key(const char *prefix, const char *key);
 

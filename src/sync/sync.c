@@ -7,6 +7,7 @@
 #include "http/loop.h"
 #include "log.h"
 #include "server/server.h"
+#include "sync/mapping.h"
 #include "sync/parts.h"
 #include "sync/peer.h"
 #include "sync/sync_int.h"
@@ -35,6 +36,20 @@ void sync_count_error(struct sync *s, int err, bool target_side)
         atomic_fetch_add(&s->stats.errors_target, 1);
     else
         atomic_fetch_add(&s->stats.errors_source, 1);
+}
+
+void sync_mapping_vars(const struct sync *s, const struct rgw_bucket *b, struct mapping_vars *v)
+{
+    *v = (struct mapping_vars){
+        .sid = s->sid,
+        .zonegroup = s->period.zonegroup_name,
+        .zonegroup_id = s->period.zonegroup_id,
+        .zone = s->cfg->source.zone,
+        .zone_id = s->period.zone_id,
+        .tenant = b->tenant,
+        .bucket = b->name,
+        .owner = b->owner,
+    };
 }
 
 void sync_wait_below(struct sync *s, size_t limit)

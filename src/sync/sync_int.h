@@ -14,6 +14,7 @@
 
 struct bufpool;
 struct config;
+struct mapping_vars;
 struct cfg_connection;
 struct loop;
 struct server;
@@ -98,6 +99,9 @@ void sync_wait_below(struct sync *s, size_t limit);
 
 /* The target instance for a connection (created on first use). */
 int sync_target(struct sync *s, const struct cfg_connection *conn, struct target_inst **out);
+
+/* The target-path variables of bucket b in this zone (borrowed strings). */
+void sync_mapping_vars(const struct sync *s, const struct rgw_bucket *b, struct mapping_vars *v);
 
 /* Count an error by where it came from (source/target/other). */
 void sync_count_error(struct sync *s, int err, bool target_side);

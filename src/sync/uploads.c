@@ -108,33 +108,21 @@ static int places_collect(struct sweep *w)
             if (rgw_bucket_instance_get(s->src, keys.keys[i], &b) < 0)
                 continue;
             char q[512];
-            (void) snprintf(q, sizeof(q), "%s%s%s", b.tenant, b.tenant[0] ? "/" : "", b.name);
+            rgw_bucket_qualified(q, sizeof(q), &b);
             const struct cfg_profile *p = config_find_profile(s->cfg, q);
             if (!p->exclude) {
-                struct mapping_vars v = {
-                    .sid = s->sid,
-                    .zonegroup = s->period.zonegroup_name,
-                    .zonegroup_id = s->period.zonegroup_id,
-                    .zone = s->cfg->source.zone,
-                    .zone_id = s->period.zone_id,
-                    .tenant = b.tenant,
-                    .bucket = b.name,
-                    .owner = b.owner,
-                };
-                char *path = NULL, *bucket = NULL, *prefix = NULL;
-                if (mapping_expand(&path, p->target_path ? p->target_path
-                                                         : CFG_DEFAULT_TARGET_PATH,
-                                   &v) == 0 &&
-                    mapping_split(&bucket, &prefix, path) == 0) {
+                struct mapping_vars v;
+                sync_mapping_vars(s, &b, &v);
+                char *bucket = NULL, *prefix = NULL;
+                if (mapping_target(&bucket, &prefix, p->target_path, &v) == 0) {
                     /* "prefix/" so that bucket "a" never claims "ab/..." */
                     char *slash = prefix[0] ? mapping_key(prefix, "") : strdup("");
                     if (slash)
                         r = place_add(w, p->conn, bucket, slash);
                     free(slash);
+                    free(bucket);
+                    free(prefix);
                 }
-                free(path);
-                free(bucket);
-                free(prefix);
             }
             rgw_bucket_finish(&b);
         }
