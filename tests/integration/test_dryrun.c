@@ -19,6 +19,7 @@
  *      sent none, storage class, tags and metadata are there;
  *   5. a changed object is "update", a deleted one (delete marker) "delete";
  *      after the next sync both are "skip" again. */
+#include "harness.h"
 #include "labenv.h"
 #include "testlib.h"
 
@@ -29,16 +30,11 @@
 #include "sync/parts.h"
 
 #include <curl/curl.h>
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
-#include <openssl/evp.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -51,6 +47,7 @@ static struct s3_client *src; /* alice on the source */
 static struct s3_client *tgt; /* the target */
 static const char *bin;
 static char workdir[256];
+static struct harness ctx; /* bin and workdir, for the shared helpers */
 static char run_id[32];
 static char cfg_path[512], state_path[512];
 static char bucket_a[64], bucket_b[64], bucket_c[64]; /* source */
@@ -58,80 +55,6 @@ static char tbucket_a[64], tbucket_b[64];             /* target */
 static bool synced;
 
 /* ------------------------------------------------------------- small bits */
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-        ;
-}
-
-static char *slurp_len(const char *path, size_t *len_out)
-{
-    FILE *f = fopen(path, "r");
-    if (len_out)
-        *len_out = 0;
-    if (!f)
-        return NULL;
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
-    char chunk[8192];
-    size_t k;
-    while ((k = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-        if (len + k + 1 > cap) {
-            cap = (len + k + 1) * 2;
-            buf = realloc(buf, cap);
-        }
-        memcpy(buf + len, chunk, k);
-        len += k;
-    }
-    fclose(f);
-    if (!buf)
-        buf = calloc(1, 1);
-    else
-        buf[len] = '\0';
-    if (len_out)
-        *len_out = len;
-    return buf;
-}
-
-static char *slurp(const char *path)
-{
-    char *t = slurp_len(path, NULL);
-    return t ? t : strdup("");
-}
-
-static void print_file(const char *path, int max_lines)
-{
-    char *text = slurp(path);
-    printf("# ---- %s\n", path);
-    int n = 0;
-    for (const char *p = text; *p && n < max_lines; n++) {
-        const char *nl = strchr(p, '\n');
-        int l = nl ? (int) (nl - p) : (int) strlen(p);
-        printf("#   %.*s\n", l, p);
-        p += l + (nl ? 1 : 0);
-    }
-    printf("# ----\n");
-    fflush(stdout);
-    free(text);
-}
-
-static void md5_hex(char out[33], const void *data, size_t len)
-{
-    unsigned char md[16];
-    unsigned int n = 0;
-    EVP_Digest(data, len, md, &n, EVP_md5(), NULL);
-    for (int i = 0; i < 16; i++)
-        snprintf(out + 2 * i, 3, "%02x", md[i]);
-}
 
 /* md5 of a file's bytes, "absent" when it does not exist. */
 static void file_md5(char out[40], const char *path)
@@ -146,81 +69,26 @@ static void file_md5(char out[40], const char *path)
     free(t);
 }
 
-static char *gen_body(const char *key, size_t len)
-{
-    char *b = malloc(len ? len : 1);
-    uint64_t seed = 0xcbf29ce484222325ull;
-    for (const char *p = key; *p; p++)
-        seed = (seed ^ (unsigned char) *p) * 0x100000001b3ull;
-    for (size_t i = 0; i < len; i += 8) {
-        seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
-        memcpy(b + i, &seed, len - i < 8 ? len - i : 8);
-    }
-    return b;
-}
-
 /* ------------------------------------------------------------- processes */
 
-static pid_t spawn(const char *const *args, const char *out, const char *err)
-{
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    if (pid == 0) {
-        int o = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        int e = open(err, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        if (o < 0 || e < 0)
-            _exit(126);
-        dup2(o, 1);
-        dup2(e, 2);
-        int devnull = open("/dev/null", O_RDONLY);
-        if (devnull >= 0)
-            dup2(devnull, 0);
-        execv(bin, (char *const *) args);
-        _exit(127);
-    }
-    return pid;
-}
-
-static int wait_exit(pid_t pid, long timeout_ms)
-{
-    double deadline = now_s() + (double) timeout_ms / 1000.0;
-    for (;;) {
-        int st = 0;
-        pid_t w = waitpid(pid, &st, WNOHANG);
-        if (w == pid)
-            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-        if (w < 0)
-            return -1;
-        if (now_s() > deadline) {
-            kill(pid, SIGKILL);
-            (void) waitpid(pid, &st, 0);
-            printf("# pid %d did not end within %ld ms: killed\n", (int) pid, timeout_ms);
-            return -1;
-        }
-        sleep_ms(20);
-    }
-}
-
-/* Run the binary with stdout and stderr to <workdir>/<tag>.out / .err. */
+/* Run the binary with stdout and stderr to <workdir>/<tag>.out / .err,
+ * each run's own (truncated). */
 static int run_bin(const char *const *args, const char *tag, char *out, char *err, size_t n)
 {
     snprintf(out, n, "%s/%s.out", workdir, tag);
     snprintf(err, n, "%s/%s.err", workdir, tag);
-    pid_t pid = spawn(args, out, err);
-    if (pid < 0)
-        return -1;
-    return wait_exit(pid, 300000);
+    return run_cmd(args, out, err, OUT_TRUNCATE, 300000);
 }
 
-static int sync_once(const char *tag)
+/* `sync --once` with the config, output in <tag>.out/.err; the exit code. */
+static int sync_once_tag(const char *tag)
 {
     char out[512], err[512];
     const char *args[] = {bin, "sync", "-c", cfg_path, "--once", NULL};
     int rc = run_bin(args, tag, out, err, sizeof(out));
     if (rc != 0) {
         printf("# sync --once exited %d\n", rc);
-        print_file(err, 40);
+        print_head(err, 40);
     }
     return rc;
 }
@@ -260,7 +128,7 @@ static int dryrun_json(struct plans *p, const char *tag)
     p->rc = run_bin(args, tag, out, err, sizeof(out));
     if (p->rc != 0) {
         printf("# dry-run --json exited %d\n", p->rc);
-        print_file(err, 30);
+        print_head(err, 30);
     }
     char *text = slurp(out);
     for (char *line = text, *nl; line && *line; line = nl ? nl + 1 : NULL) {
@@ -492,7 +360,7 @@ static json_t *status_state(const char *tag)
     free(text);
     if (!j) {
         printf("# status --json exited %d\n", rc);
-        print_file(err, 10);
+        print_head(err, 10);
         return NULL;
     }
     json_object_del(j, "source");
@@ -556,10 +424,9 @@ static void expected_target(const struct srcobj *o, char *tb, size_t tbn, char *
 
 static int write_config(void)
 {
-    snprintf(cfg_path, sizeof(cfg_path), "%s/dryrun.json", workdir);
-    snprintf(state_path, sizeof(state_path), "%s/state.db", workdir);
-    int fd = open(cfg_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    path_in(cfg_path, sizeof(cfg_path), &ctx, "dryrun.json");
+    path_in(state_path, sizeof(state_path), &ctx, "state.db");
+    FILE *f = cfg_create(cfg_path);
     if (!f)
         return -1;
     const char *te = labenv_get(&tenv, "LAB_ENDPOINT"), *tak = labenv_get(&tenv, "LAB_ACCESS_KEY"),
@@ -606,7 +473,7 @@ static void test_dryrun__plans_before_first_sync_and_writes_nothing(void)
     CHECK_INT(s3_create_bucket(src, bucket_c, NULL), 0);
     int failed = 0;
     for (size_t i = 0; i < NOBJS; i++) {
-        char *body = gen_body(objs[i].key, objs[i].size);
+        char *body = gen_body(objs[i].key, 0, objs[i].size);
         failed += put_object(objs[i].bucket, objs[i].key, body, objs[i].size, objs[i].hdrs) < 0;
         free(body);
     }
@@ -687,7 +554,7 @@ static void test_dryrun__plans_before_first_sync_and_writes_nothing(void)
     CHECK(strstr(table, "${sid}") == NULL || strstr(table, "note:") != NULL);
     CHECK(strstr(table, bucket_b) == NULL && "--bucket lists only that bucket");
     if (!strstr(table, "create 5,"))
-        print_file(out, 30);
+        print_head(out, 30);
     free(table);
     CHECK(access(state_path, F_OK) != 0);
 
@@ -703,7 +570,7 @@ static void test_dryrun__plans_before_first_sync_and_writes_nothing(void)
 
 static void test_dryrun__sync_does_what_was_planned(void)
 {
-    CHECK_INT(sync_once("sync-1"), 0);
+    CHECK_INT(sync_once_tag("sync-1"), 0);
     synced = true;
     size_t na = 0, nb = 0;
     char **ka = target_keys(tbucket_a, &na);
@@ -874,7 +741,7 @@ static void test_dryrun__grants_storage_class_tags_on_the_target(void)
 static void test_dryrun__update_and_delete_then_skip(void)
 {
     CHECK(synced);
-    char *body = gen_body("k1-changed", 1500);
+    char *body = gen_body("k1-changed", 0, 1500);
     CHECK_INT(put_object(bucket_a, "k1", body, 1500, hdr_meta), 0);
     free(body);
     struct s3_call call;
@@ -913,7 +780,7 @@ static void test_dryrun__update_and_delete_then_skip(void)
     CHECK_INT(others, 0);
     plans_free(&p);
 
-    CHECK_INT(sync_once("sync-2"), 0);
+    CHECK_INT(sync_once_tag("sync-2"), 0);
     char tk[256];
     snprintf(tk, sizeof(tk), "%s/k1", bucket_a);
     char *setag = head_header(src, bucket_a, "k1", "etag", NULL);
@@ -949,6 +816,7 @@ int main(void)
     ok = labenv_load(&tenv, "LAB_TARGET_ENV") == 0 && ok;
     CHECK(ok && "lab env files available");
     bin = getenv("RGW2CLOUD_BIN");
+    ctx = (struct harness){.bin = bin, .workdir = workdir};
     CHECK(bin && access(bin, X_OK) == 0 && "RGW2CLOUD_BIN is the rgw2cloud binary");
     const char *need_s[] = {"LAB_ENDPOINT",
                             "LAB_SYSTEM_ACCESS_KEY",
@@ -960,16 +828,8 @@ int main(void)
                             "LAB_REGION",
                             NULL};
     const char *need_t[] = {"LAB_ENDPOINT", "LAB_ACCESS_KEY", "LAB_SECRET_KEY", "LAB_REGION", NULL};
-    for (size_t i = 0; ok && need_s[i]; i++)
-        if (!labenv_get(&senv, need_s[i]) || !*labenv_get(&senv, need_s[i])) {
-            printf("# source env lacks %s\n", need_s[i]);
-            ok = false;
-        }
-    for (size_t i = 0; ok && need_t[i]; i++)
-        if (!labenv_get(&tenv, need_t[i]) || !*labenv_get(&tenv, need_t[i])) {
-            printf("# target env lacks %s\n", need_t[i]);
-            ok = false;
-        }
+    ok = ok && env_has_all(&senv, need_s, "source");
+    ok = ok && env_has_all(&tenv, need_t, "target");
     CHECK(ok && "lab env complete");
     if (!ok || !bin || access(bin, X_OK) != 0)
         return t_done();
@@ -980,26 +840,15 @@ int main(void)
     snprintf(bucket_c, sizeof(bucket_c), "%s-c", run_id);
     snprintf(tbucket_a, sizeof(tbucket_a), "%s-ta", run_id);
     snprintf(tbucket_b, sizeof(tbucket_b), "%s-tb", run_id);
-    const char *tmp = getenv("TMPDIR");
-    snprintf(workdir, sizeof(workdir), "%s/rgw2cloud-test-dryrun-XXXXXX",
-             tmp && *tmp ? tmp : "/tmp");
+    workdir_template(workdir, sizeof(workdir), "rgw2cloud-test-dryrun");
     CHECK(mkdtemp(workdir) != NULL);
     printf("# run %s, work dir %s, rgw2cloud %s\n", run_id, workdir, bin);
 
     curl_global_init(CURL_GLOBAL_DEFAULT);
     CHECK_INT(loop_new(&loop, NULL), 0);
-    struct s3_endpoint sep = {
-        .url = labenv_get(&senv, "LAB_ENDPOINT"),
-        .access_key = labenv_get(&senv, "LAB_USER_ACCESS_KEY"),
-        .secret = labenv_get(&senv, "LAB_USER_SECRET_KEY"),
-        .region = labenv_get(&senv, "LAB_REGION"),
-    };
-    struct s3_endpoint tep = {
-        .url = labenv_get(&tenv, "LAB_ENDPOINT"),
-        .access_key = labenv_get(&tenv, "LAB_ACCESS_KEY"),
-        .secret = labenv_get(&tenv, "LAB_SECRET_KEY"),
-        .region = labenv_get(&tenv, "LAB_REGION"),
-    };
+    struct s3_endpoint sep, tep;
+    lab_source_user(&sep, &senv);
+    lab_target(&tep, &tenv);
     CHECK_INT(s3_client_new(&src, loop, &sep), 0);
     CHECK_INT(s3_client_new(&tgt, loop, &tep), 0);
     if (!src || !tgt)
@@ -1019,21 +868,9 @@ int main(void)
     loop_free(loop);
     curl_global_cleanup();
     /* config (with secrets), state db, outputs: kept only for a failure */
-    if (t_failed == 0) {
-        DIR *dir = opendir(workdir);
-        struct dirent *de;
-        char p[600];
-        while (dir && (de = readdir(dir))) {
-            if (de->d_name[0] == '.')
-                continue;
-            snprintf(p, sizeof(p), "%s/%s", workdir, de->d_name);
-            (void) unlink(p);
-        }
-        if (dir)
-            closedir(dir);
-        (void) rmdir(workdir);
-    } else {
+    if (t_failed == 0)
+        workdir_remove(workdir);
+    else
         printf("# config, state db and outputs kept in %s\n", workdir);
-    }
     return t_done();
 }

@@ -3,6 +3,7 @@
  * unchanged, counts requests and body bytes per operation, and injects
  * 503 SlowDown, 500, resets and stalls by rules changed at run time. The
  * client is told not to retry, so each injected fault is seen as it is. */
+#include "harness.h"
 #include "labenv.h"
 #include "testlib.h"
 
@@ -16,7 +17,6 @@
 #include <jansson.h>
 #include <signal.h>
 #include <stdint.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -32,29 +32,6 @@ static pid_t proxy_pid = -1;
 static int proxy_port;
 
 /* ---- helpers */
-
-struct sink {
-    char *buf;
-    size_t len;
-};
-
-static size_t sink_write(void *ud, const char *buf, size_t len)
-{
-    struct sink *s = ud;
-    char *nb = realloc(s->buf, s->len + len + 1);
-    if (!nb)
-        return 0;
-    memcpy(nb + s->len, buf, len);
-    s->buf = nb;
-    s->len += len;
-    s->buf[s->len] = '\0';
-    return len;
-}
-
-static size_t curl_sink(char *p, size_t size, size_t n, void *ud)
-{
-    return sink_write(ud, p, size * n);
-}
 
 struct src {
     const char *data;
@@ -85,105 +62,21 @@ static long long now_ms(void)
     return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
 }
 
-/* Run faultproxy --listen listen_at --upstream up --stats stats_path.
- * Returns the child's pid (-1 when fork failed); *port is the port it
- * printed, 0 when it printed none (it refused, or died). */
-static pid_t proxy_spawn(const char *listen_at, const char *up, int *port)
+/* harness.h's proxy helpers, bound to the one proxy under test. */
+static long set_rules(const char *rules)
 {
-    int fds[2];
-    if (pipe(fds) < 0)
-        return -1;
-    pid_t pid = fork();
-    if (pid == 0) {
-        (void) dup2(fds[1], STDOUT_FILENO);
-        (void) close(fds[0]);
-        (void) close(fds[1]);
-        execl(proxy_bin, "faultproxy", "--listen", listen_at, "--upstream", up, "--stats",
-              stats_path, (char *) NULL);
-        _exit(127);
-    }
-    (void) close(fds[1]);
-    FILE *f = fdopen(fds[0], "r");
-    char line[64] = "";
-    if (f && !fgets(line, sizeof(line), f))
-        line[0] = '\0';
-    if (f)
-        fclose(f);
-    else
-        (void) close(fds[0]);
-    char *end = NULL;
-    long p = strncmp(line, "port ", 5) == 0 ? strtol(line + 5, &end, 10) : 0;
-    *port = p > 0 && p < 65536 && end && *end == '\n' ? (int) p : 0;
-    return pid;
-}
-
-static int wait_exit(pid_t pid, int timeout_ms)
-{
-    for (int waited = 0; waited <= timeout_ms; waited += 10) {
-        int st;
-        pid_t r = waitpid(pid, &st, WNOHANG);
-        if (r == pid)
-            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-        struct timespec ts = {0, 10000000L};
-        nanosleep(&ts, NULL);
-    }
-    return -1;
-}
-
-/* A control request to the proxy; the HTTP status, the body into *out
- * (malloc'd, may be NULL). */
-static long control(const char *method, const char *what, const char *body, char **out)
-{
-    char url[128];
-    snprintf(url, sizeof(url), "http://127.0.0.1:%d/__faultproxy/%s", proxy_port, what);
-    struct sink s = {0};
-    CURL *e = curl_easy_init();
-    long status = 0;
-    if (!e)
-        return 0;
-    curl_easy_setopt(e, CURLOPT_URL, url);
-    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, curl_sink);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, &s);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 5000L);
-    if (body)
-        curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
-    if (curl_easy_perform(e) == CURLE_OK)
-        curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_cleanup(e);
-    if (out)
-        *out = s.buf;
-    else
-        free(s.buf);
-    return status;
-}
-
-static int set_rules(const char *rules)
-{
-    return (int) control("POST", "rules", rules, NULL);
+    return proxy_rules(proxy_port, rules);
 }
 
 /* One counter of the live stats; -1 when unreadable. */
-static long long stat_of(const char *text, const char *op, const char *field)
-{
-    json_t *root = text ? json_loads(text, 0, NULL) : NULL;
-    json_t *v = json_object_get(json_object_get(root, op), field); /* borrowed */
-    long long n = json_is_integer(v) ? (long long) json_integer_value(v) : -1;
-    json_decref(root);
-    return n;
-}
-
 static long long counter(const char *op, const char *field)
 {
-    char *text = NULL;
-    long long n = control("GET", "stats", NULL, &text) == 200 ? stat_of(text, op, field) : -1;
-    free(text);
-    return n;
+    return proxy_counter(proxy_port, op, field);
 }
 
 static void stats_reset(void)
 {
-    CHECK_INT(control("POST", "reset", NULL, NULL), 200);
+    CHECK_INT(proxy_reset(proxy_port), 200);
 }
 
 static int put_bytes(const char *key, const char *data, size_t len, bool *retryable)
@@ -249,31 +142,26 @@ static size_t parts_listed(const char *key, const char *upload_id)
 static void test_faultproxy__refuses_non_loopback(void)
 {
     int port = -1;
-    pid_t pid = proxy_spawn("0.0.0.0:0", upstream, &port);
+    pid_t pid = proxy_spawn(&port, proxy_bin, "0.0.0.0:0", upstream, stats_path);
     CHECK(pid > 0);
     CHECK_INT(wait_exit(pid, 3000), 2);
     CHECK_INT(port, 0);
-    pid = proxy_spawn("127.0.0.1:0", "10.1.2.3:80", &port);
+    pid = proxy_spawn(&port, proxy_bin, "127.0.0.1:0", "10.1.2.3:80", stats_path);
     CHECK(pid > 0);
     CHECK_INT(wait_exit(pid, 3000), 2);
 }
 
 static void test_faultproxy__starts_and_prints_port(void)
 {
-    proxy_pid = proxy_spawn("127.0.0.1:0", upstream, &proxy_port);
+    proxy_pid = proxy_spawn(&proxy_port, proxy_bin, "127.0.0.1:0", upstream, stats_path);
     CHECK(proxy_pid > 0);
     CHECK(proxy_port > 0);
     /* the stats file exists from the start, all zero */
-    FILE *f = fopen(stats_path, "r");
-    CHECK(f != NULL);
-    char buf[4096] = "";
-    if (f) {
-        size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-        buf[n] = '\0';
-        fclose(f);
-    }
-    CHECK_INT(stat_of(buf, "UploadPart", "bytes"), 0);
-    CHECK_INT(stat_of(buf, "Other", "requests"), 0);
+    char *buf = slurp_len(stats_path, NULL);
+    CHECK(buf != NULL);
+    CHECK_INT(proxy_stat(buf, "UploadPart", "bytes"), 0);
+    CHECK_INT(proxy_stat(buf, "Other", "requests"), 0);
+    free(buf);
 }
 
 static void test_faultproxy__forwards_put_get_head(void)
@@ -365,15 +253,10 @@ static void test_faultproxy__multipart_counts_part_bytes(void)
     CHECK_INT(counter("PutObject", "requests"), 0);
 
     /* the stats file says the same, written at the end of each request */
-    FILE *f = fopen(stats_path, "r");
-    char buf[4096] = "";
-    if (f) {
-        size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-        buf[n] = '\0';
-        fclose(f);
-    }
-    CHECK_INT(stat_of(buf, "UploadPart", "bytes"), sum);
-    CHECK_INT(stat_of(buf, "HeadObject", "requests"), 1);
+    char *buf = slurp(stats_path);
+    CHECK_INT(proxy_stat(buf, "UploadPart", "bytes"), sum);
+    CHECK_INT(proxy_stat(buf, "HeadObject", "requests"), 1);
+    free(buf);
 
     for (int i = 0; i < 3; i++)
         free(parts[i].etag);
@@ -475,7 +358,7 @@ static void test_faultproxy__rules_change_at_run_time(void)
     CHECK_INT(set_rules("[{\"op\":\"NoSuchOp\",\"action\":\"503\"}]"), 400);
     CHECK_INT(set_rules("{not json"), 400);
     char *now = NULL;
-    CHECK_INT(control("GET", "rules", NULL, &now), 200);
+    CHECK_INT(proxy_control(proxy_port, "GET", "rules", NULL, &now), 200);
     CHECK_STR(now, good);
     free(now);
 
@@ -595,7 +478,7 @@ static void test_faultproxy__reset_zeroes_stats(void)
     CHECK(counter("DeleteObject", "requests") > 0);
     stats_reset();
     char *text = NULL;
-    CHECK_INT(control("GET", "stats", NULL, &text), 200);
+    CHECK_INT(proxy_control(proxy_port, "GET", "stats", NULL, &text), 200);
     json_t *root = text ? json_loads(text, 0, NULL) : NULL;
     CHECK_INT(json_object_size(root), 11); /* every operation, zeros included */
     const char *op;
@@ -610,7 +493,7 @@ static void test_faultproxy__reset_zeroes_stats(void)
     CHECK_INT(total, 0);
     json_decref(root);
     free(text);
-    CHECK_INT(control("GET", "nonsense", NULL, NULL), 404);
+    CHECK_INT(proxy_control(proxy_port, "GET", "nonsense", NULL, NULL), 404);
 }
 
 static void test_faultproxy__sigterm_stops_it(void)
@@ -629,15 +512,10 @@ static void test_faultproxy__sigterm_stops_it(void)
     CHECK_INT(wait_exit(proxy_pid, 3000), 0);
     proxy_pid = -1;
     /* its last word is in the stats file: the deletes just made */
-    FILE *f = fopen(stats_path, "r");
-    char buf[4096] = "";
-    if (f) {
-        size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-        buf[n] = '\0';
-        fclose(f);
-    }
-    CHECK_INT(stat_of(buf, "DeleteObject", "requests"), 1);
-    CHECK_INT(stat_of(buf, "Other", "requests"), 1);
+    char *buf = slurp(stats_path);
+    CHECK_INT(proxy_stat(buf, "DeleteObject", "requests"), 1);
+    CHECK_INT(proxy_stat(buf, "Other", "requests"), 1);
+    free(buf);
 }
 
 int main(void)

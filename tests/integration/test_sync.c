@@ -10,6 +10,7 @@
  * through the async S3 API; what the target must hold is tracked here and
  * compared with full listings (every page), downloads and HEADs.
  * A daemon's log is printed as TAP comments when a check about it fails. */
+#include "harness.h"
 #include "labenv.h"
 #include "testlib.h"
 
@@ -19,15 +20,10 @@
 #include "http/xml.h"
 
 #include <curl/curl.h>
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
-#include <openssl/evp.h>
 #include <signal.h>
 #include <stdint.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -39,268 +35,10 @@ static const char *bin;
 static char workdir[256];
 static char run_id[32];
 static int exporter_port;
+static struct harness ctx; /* bin and workdir, for the shared helpers */
 
-/* ------------------------------------------------------------- small bits */
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-        ;
-}
-
-static void md5_hex(char out[33], const void *data, size_t len)
-{
-    unsigned char md[16];
-    unsigned int n = 0;
-    EVP_Digest(data, len, md, &n, EVP_md5(), NULL);
-    for (int i = 0; i < 16; i++)
-        snprintf(out + 2 * i, 3, "%02x", md[i]);
-}
-
-/* Reproducible bytes for (key, version): xorshift seeded from both. */
-static char *gen_body(const char *key, int version, size_t len)
-{
-    char *b = malloc(len ? len : 1);
-    uint64_t seed = 0xcbf29ce484222325ull ^ (uint64_t) version * 0x9e3779b97f4a7c15ull;
-    for (const char *p = key; *p; p++)
-        seed = (seed ^ (unsigned char) *p) * 0x100000001b3ull;
-    if (!seed)
-        seed = 1;
-    for (size_t i = 0; i < len; i += 8) {
-        seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
-        memcpy(b + i, &seed, len - i < 8 ? len - i : 8);
-    }
-    return b;
-}
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return strdup("");
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
-    char chunk[8192];
-    size_t k;
-    while ((k = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-        if (len + k + 1 > cap) {
-            cap = (len + k + 1) * 2;
-            buf = realloc(buf, cap);
-        }
-        memcpy(buf + len, chunk, k);
-        len += k;
-    }
-    fclose(f);
-    if (!buf)
-        return strdup("");
-    buf[len] = '\0';
-    return buf;
-}
-
-/* The last n lines of a log, as TAP comments. */
-static void print_tail(const char *path, int n)
-{
-    char *text = slurp(path);
-    size_t len = strlen(text);
-    const char *start = text + len;
-    int lines = 0;
-    while (start > text && lines <= n) {
-        start--;
-        if (*start == '\n')
-            lines++;
-    }
-    if (*start == '\n')
-        start++;
-    printf("# ---- tail of %s\n", path);
-    for (const char *p = start; *p;) {
-        const char *nl = strchr(p, '\n');
-        int l = nl ? (int) (nl - p) : (int) strlen(p);
-        printf("#   %.*s\n", l, p);
-        p += l + (nl ? 1 : 0);
-    }
-    printf("# ----\n");
-    fflush(stdout);
-    free(text);
-}
-
-static bool file_contains(const char *path, const char *needle)
-{
-    char *t = slurp(path);
-    bool f = strstr(t, needle) != NULL;
-    free(t);
-    return f;
-}
-
-/* ------------------------------------------------------------- processes */
-
-/* fork + exec the binary with stdout/stderr appended to files (err may be
- * the same path as out). */
-static pid_t spawn(const char *const *args, const char *out, const char *err)
-{
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    if (pid == 0) {
-        int o = open(out, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-        int e = strcmp(out, err) == 0 ? o : open(err, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-        if (o < 0 || e < 0)
-            _exit(126);
-        dup2(o, 1);
-        dup2(e, 2);
-        int devnull = open("/dev/null", O_RDONLY);
-        if (devnull >= 0)
-            dup2(devnull, 0);
-        execv(bin, (char *const *) args);
-        _exit(127);
-    }
-    return pid;
-}
-
-/* Wait for pid up to timeout_ms: its exit code, 128+signal when killed by
- * a signal, -1 when it did not end (then it is SIGKILLed and reaped). */
-static int wait_exit(pid_t pid, long timeout_ms)
-{
-    double deadline = now_s() + (double) timeout_ms / 1000.0;
-    for (;;) {
-        int st = 0;
-        pid_t w = waitpid(pid, &st, WNOHANG);
-        if (w == pid)
-            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-        if (w < 0)
-            return -1;
-        if (now_s() > deadline) {
-            kill(pid, SIGKILL);
-            (void) waitpid(pid, &st, 0);
-            printf("# pid %d did not end within %ld ms: killed\n", (int) pid, timeout_ms);
-            return -1;
-        }
-        sleep_ms(20);
-    }
-}
-
-/* Run the binary to its end; its exit code (see wait_exit). */
-static int run_cmd(const char *const *args, const char *out, const char *err, long timeout_ms)
-{
-    pid_t pid = spawn(args, out, err);
-    if (pid < 0)
-        return -1;
-    return wait_exit(pid, timeout_ms);
-}
-
-static void path_in(char *out, size_t n, const char *name)
-{
-    snprintf(out, n, "%s/%s", workdir, name);
-}
-
-/* `sync -c cfg --once` with everything to <log>; the exit code. */
-static int sync_once(const char *cfg, const char *log)
-{
-    const char *args[] = {bin, "sync", "-c", cfg, "--once", NULL};
-    int rc = run_cmd(args, log, log, 180000);
-    if (rc != 0)
-        print_tail(log, 25);
-    return rc;
-}
-
-/* `status -c cfg --json`, parsed; NULL (and the output printed) on failure. */
-static json_t *status_json(const char *cfg, const char *tag)
-{
-    char out[512], err[512];
-    snprintf(out, sizeof(out), "%s/status-%s.out", workdir, tag);
-    snprintf(err, sizeof(err), "%s/status-%s.err", workdir, tag);
-    unlink(out);
-    const char *args[] = {bin, "status", "-c", cfg, "--json", NULL};
-    int rc = run_cmd(args, out, err, 60000);
-    char *text = slurp(out);
-    json_error_t je;
-    json_t *j = rc == 0 ? json_loads(text, 0, &je) : NULL;
-    if (!j) {
-        printf("# status --json exited %d\n", rc);
-        print_tail(out, 10);
-        print_tail(err, 10);
-    }
-    free(text);
-    return j;
-}
-
-struct daemon {
-    pid_t pid; /* -1 once it ended */
-    int exit_code;
-    char log[512];
-};
-
-/* Still running? Reaps it (and keeps its exit code) when it is not. */
-static bool daemon_alive(struct daemon *d)
-{
-    if (d->pid <= 0)
-        return false;
-    int st = 0;
-    if (waitpid(d->pid, &st, WNOHANG) == 0)
-        return true;
-    d->exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-    d->pid = -1;
-    return false;
-}
-
-/* `run -c cfg` in the background; waits until it listens (its log says so).
- * 0, or -1 with its log printed. */
-static int daemon_start(struct daemon *d, const char *cfg, const char *name)
-{
-    snprintf(d->log, sizeof(d->log), "%s/%s.log", workdir, name);
-    const char *args[] = {bin, "run", "-c", cfg, NULL};
-    d->exit_code = -1;
-    d->pid = spawn(args, d->log, d->log);
-    if (d->pid < 0)
-        return -1;
-    double deadline = now_s() + 30;
-    while (now_s() < deadline) {
-        if (file_contains(d->log, "msg=\"listening\""))
-            return 0;
-        if (!daemon_alive(d)) {
-            printf("# %s: rgw2cloud run exited (%d) before listening\n", name, d->exit_code);
-            print_tail(d->log, 25);
-            return -1;
-        }
-        sleep_ms(50);
-    }
-    printf("# %s: rgw2cloud run did not listen within 30 s\n", name);
-    print_tail(d->log, 25);
-    kill(d->pid, SIGKILL);
-    (void) wait_exit(d->pid, 10000);
-    d->pid = -1;
-    return -1;
-}
-
-/* SIGTERM and wait: its exit code (-1: it did not stop within 30 s). */
-static int daemon_stop(struct daemon *d)
-{
-    if (!daemon_alive(d)) {
-        printf("# the daemon had already exited (%d)\n", d->exit_code);
-        print_tail(d->log, 25);
-        return -1;
-    }
-    kill(d->pid, SIGTERM);
-    int rc = wait_exit(d->pid, 30000);
-    d->pid = -1;
-    return rc;
-}
-
-static void daemon_kill9(struct daemon *d)
-{
-    if (d->pid <= 0)
-        return;
-    kill(d->pid, SIGKILL);
-    (void) wait_exit(d->pid, 10000);
-    d->pid = -1;
-}
+/* How long `sync --once` may take, and `run` to stop after SIGTERM. */
+enum { ONCE_MS = 180000, STOP_MS = 30000 };
 
 /* ---------------------------------------------------------------- configs */
 
@@ -327,41 +65,27 @@ static void tgt_bucket(char *out, size_t n, const char *scen)
 
 static int cfg_write(char *path, size_t n, const struct cfgopt *o)
 {
-    char file[128], state[512], tb[64];
+    char file[128], state[512], tb[64], prefix[80], sync[64];
     snprintf(file, sizeof(file), "%s", o->file ? o->file : "");
     if (!o->file)
         snprintf(file, sizeof(file), "%s.json", o->name);
-    path_in(path, n, file);
-    path_in(state, sizeof(state), o->state);
+    path_in(path, n, &ctx, file);
+    path_in(state, sizeof(state), &ctx, o->state);
     tgt_bucket(tb, sizeof(tb), o->name);
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
-    if (!f) {
-        printf("# cannot write %s\n", path);
-        return -1;
-    }
-    fprintf(f,
-            "{\n"
-            "  \"source\": {\"endpoint\": \"%s\", \"access_key\": \"%s\", \"secret\": \"%s\",\n"
-            "             \"zonegroup\": \"%s\", \"zone\": \"%s\"},\n"
-            "  \"listen\": \"127.0.0.1:%d\",\n"
-            "  \"state\": {\"backend\": \"sqlite\", \"path\": \"%s\"},\n"
-            "  \"sync\": {\"poll_interval\": %u},\n"
-            "  \"connection\": {\"endpoint\": \"%s\", \"access_key\": \"%s\", \"secret\": \"%s\",\n"
-            "                 \"region\": \"%s\"},\n"
-            "  \"profiles\": [\n"
-            "    {\"source_bucket\": \"*\", \"exclude\": true},\n"
-            "    {\"source_bucket\": \"%s-%s-*\", \"target_path\": \"%s/${bucket}\"}\n"
-            "  ]\n"
-            "}\n",
-            labenv_get(&senv, "LAB_ENDPOINT"), labenv_get(&senv, "LAB_SYSTEM_ACCESS_KEY"),
-            o->source_secret ? o->source_secret : labenv_get(&senv, "LAB_SYSTEM_SECRET_KEY"),
-            labenv_get(&senv, "LAB_ZONEGROUP"), labenv_get(&senv, "LAB_EXPORTER_ZONE"),
-            exporter_port, state, o->poll ? o->poll : 5, labenv_get(&tenv, "LAB_ENDPOINT"),
-            labenv_get(&tenv, "LAB_ACCESS_KEY"),
-            o->target_secret ? o->target_secret : labenv_get(&tenv, "LAB_SECRET_KEY"),
-            labenv_get(&tenv, "LAB_REGION"), run_id, o->name, tb);
-    return fclose(f) == 0 ? 0 : -1;
+    snprintf(prefix, sizeof(prefix), "%s-%s-", run_id, o->name);
+    snprintf(sync, sizeof(sync), "\"poll_interval\": %u", o->poll ? o->poll : 5);
+    struct scen_cfg c = {
+        .senv = &senv,
+        .tenv = &tenv,
+        .listen_port = exporter_port,
+        .state = state,
+        .source_secret = o->source_secret,
+        .target_secret = o->target_secret,
+        .sync = sync,
+        .prefix = prefix,
+        .target_bucket = tb,
+    };
+    return scen_cfg_write(path, &c);
 }
 
 /* ------------------------------------------------- what the target must hold */
@@ -544,6 +268,26 @@ static bool wait_converged(const char *scen, const char *const *buckets, struct 
     return false;
 }
 
+/* HEAD on the target every 20 ms until the copy of source object sb/key is
+ * there, for up to secs: whether it arrived. */
+static bool arrives_on_target(const char *scen, const char *sb, const char *key, double secs)
+{
+    double t0 = now_s();
+    char tb[64], tkey[128];
+    tgt_bucket(tb, sizeof(tb), scen);
+    snprintf(tkey, sizeof(tkey), "%s/%s", sb, key);
+    bool arrived = false;
+    while (!arrived && now_s() - t0 < secs) {
+        struct s3_call h;
+        s3_call_init(&h);
+        arrived = s3_head_object(tgt, &h, tb, tkey) == 0;
+        s3_call_finish(&h);
+        if (!arrived)
+            sleep_ms(20);
+    }
+    return arrived;
+}
+
 /* ------------------------------------------------ concurrent source writes */
 
 struct wop {
@@ -682,46 +426,20 @@ static int wops_run(struct wops *w, int conc, void (*progress)(size_t ndone, voi
     return failed;
 }
 
+/* wops_run() without progress, then the ops are forgotten (w is empty and
+ * takes the next ones): the number that failed. */
+static int wops_flush(struct wops *w, int conc)
+{
+    int failed = wops_run(w, conc, NULL, NULL);
+    wops_free(w);
+    return failed;
+}
+
 static int make_bucket(const char *b)
 {
     int r = s3_create_bucket(src, b, NULL);
     if (r < 0)
         printf("# create bucket %s: %s\n", b, err_get());
-    return r;
-}
-
-/* --------------------------------------------------------- object checks */
-
-struct md5sink {
-    EVP_MD_CTX *md5;
-    uint64_t len;
-};
-
-static size_t md5sink_write(void *ud, const char *buf, size_t len)
-{
-    struct md5sink *s = ud;
-    EVP_DigestUpdate(s->md5, buf, len);
-    s->len += len;
-    return len;
-}
-
-/* Download and hash; 0 and md5 in out, or a negative errno. */
-static int download_md5(struct s3_client *c, const char *bucket, const char *key, char out[33])
-{
-    struct md5sink s = {EVP_MD_CTX_new(), 0};
-    EVP_DigestInit_ex(s.md5, EVP_md5(), NULL);
-    struct s3_call call;
-    s3_call_init(&call);
-    int r = s3_get_object_prepare(&call, bucket, key, 1, 0, NULL, md5sink_write, &s);
-    if (r == 0)
-        r = s3_call_run(c, &call);
-    s3_call_finish(&call);
-    unsigned char md[16];
-    unsigned int n = 0;
-    EVP_DigestFinal_ex(s.md5, md, &n);
-    EVP_MD_CTX_free(s.md5);
-    for (int i = 0; i < 16; i++)
-        snprintf(out + 2 * i, 3, "%02x", md[i]);
     return r;
 }
 
@@ -866,9 +584,9 @@ static void test_sync__full_sync_copies_everything(void)
     char cfg[512], log[512];
     struct cfgopt o = {.name = scen, .state = "full.db"};
     CHECK_INT(cfg_write(cfg, sizeof(cfg), &o), 0);
-    path_in(log, sizeof(log), "full-sync.log");
+    path_in(log, sizeof(log), &ctx, "full-sync.log");
     t0 = now_s();
-    CHECK_INT(sync_once(cfg, log), 0);
+    CHECK_INT(sync_once(&ctx, cfg, log, ONCE_MS), 0);
     printf("# sync --once: %zu objects in %.1f s\n", e[0].n + e[1].n + e[2].n, now_s() - t0);
 
     /* exact key set and etags (= MD5 of single-PUT bytes), every page */
@@ -883,7 +601,7 @@ static void test_sync__full_sync_copies_everything(void)
         const char *k = i < nweird ? weird[i] : sized[i - nweird].key;
         snprintf(tkey, sizeof(tkey), "%s/%s", b[2], k);
         struct exp_obj *x = exp_find(&e[2], k);
-        int r = download_md5(tgt, tb, tkey, md5);
+        int r = download_md5(md5, NULL, tgt, tb, tkey);
         if (r < 0 || !x || strcmp(md5, x->md5) != 0) {
             printf("# download %s: r=%d md5 %s want %s\n", k, r, md5, x ? x->md5 : "?");
             bad_bytes++;
@@ -915,9 +633,9 @@ static void test_sync__full_sync_copies_everything(void)
     s3_call_finish(&h);
 
     /* a second pass finds nothing to do and changes nothing */
-    path_in(log, sizeof(log), "full-sync-2.log");
+    path_in(log, sizeof(log), &ctx, "full-sync-2.log");
     t0 = now_s();
-    CHECK_INT(sync_once(cfg, log), 0);
+    CHECK_INT(sync_once(&ctx, cfg, log, ONCE_MS), 0);
     printf("# second sync --once: %.1f s\n", now_s() - t0);
     CHECK(wait_converged(scen, bs, ep, 3, 0, NULL));
     for (int i = 0; i < 3; i++)
@@ -940,14 +658,13 @@ static void test_sync__incremental_while_running_converges(void)
         snprintf(key, sizeof(key), "base/%02d", i);
         wops_put(&w, &e1, b1, key, 1, 500 + (size_t) i, NULL);
     }
-    CHECK_INT(wops_run(&w, 16, NULL, NULL), 0);
-    wops_free(&w);
+    CHECK_INT(wops_flush(&w, 16), 0);
 
     char cfg[512];
     struct cfgopt o = {.name = scen, .state = "inc.db", .poll = 1};
     CHECK_INT(cfg_write(cfg, sizeof(cfg), &o), 0);
     struct daemon d;
-    CHECK_INT(daemon_start(&d, cfg, "inc-run"), 0);
+    CHECK_INT(daemon_start(&d, &ctx, cfg, "inc-run"), 0);
     if (d.pid <= 0)
         goto out;
     const char *bs1[] = {b1};
@@ -970,8 +687,7 @@ static void test_sync__incremental_while_running_converges(void)
         snprintf(key, sizeof(key), "base/%02d", i);
         wops_del(&w, &e1, b1, key);
     }
-    CHECK_INT(wops_run(&w, 16, NULL, NULL), 0);
-    wops_free(&w);
+    CHECK_INT(wops_flush(&w, 16), 0);
     CHECK_INT(make_bucket(b2), 0);
     for (int i = 0; i < 25; i++) {
         snprintf(key, sizeof(key), "fresh/%02d", i);
@@ -979,11 +695,9 @@ static void test_sync__incremental_while_running_converges(void)
     }
     /* and a key deleted right after its creation: nothing must be left */
     wops_put(&w, NULL, b2, "short-lived", 1, 10, NULL);
-    CHECK_INT(wops_run(&w, 16, NULL, NULL), 0);
-    wops_free(&w);
+    CHECK_INT(wops_flush(&w, 16), 0);
     wops_del(&w, &e2, b2, "short-lived");
-    CHECK_INT(wops_run(&w, 1, NULL, NULL), 0);
-    wops_free(&w);
+    CHECK_INT(wops_flush(&w, 1), 0);
 
     const char *bs[] = {b1, b2};
     struct expect *ep[] = {&e1, &e2};
@@ -995,26 +709,14 @@ static void test_sync__incremental_while_running_converges(void)
 
     /* the lag of one PUT: from the PUT returning to a HEAD on the target */
     wops_put(&w, &e1, b1, "lag-probe", 1, 1000, NULL);
-    CHECK_INT(wops_run(&w, 1, NULL, NULL), 0);
-    wops_free(&w);
+    CHECK_INT(wops_flush(&w, 1), 0);
     double t0 = now_s();
-    char tb[64], tkey[128];
-    tgt_bucket(tb, sizeof(tb), scen);
-    snprintf(tkey, sizeof(tkey), "%s/lag-probe", b1);
-    bool arrived = false;
-    while (!arrived && now_s() - t0 < 30) {
-        struct s3_call h;
-        s3_call_init(&h);
-        arrived = s3_head_object(tgt, &h, tb, tkey) == 0;
-        s3_call_finish(&h);
-        if (!arrived)
-            sleep_ms(20);
-    }
+    bool arrived = arrives_on_target(scen, b1, "lag-probe", 30);
     CHECK(arrived);
     printf("# replication lag of one PUT (poll_interval 1, notify on): %.0f ms\n",
            (now_s() - t0) * 1000);
 
-    int rc = daemon_stop(&d);
+    int rc = daemon_stop(&d, STOP_MS);
     CHECK_INT(rc, 0);
     if (rc != 0)
         print_tail(d.log, 30);
@@ -1085,14 +787,13 @@ static void test_sync__kill9_during_burst_loses_nothing(void)
         snprintf(key, sizeof(key), "old/%02d", i);
         wops_put(&w, &e1, b1, key, 1, 200, NULL);
     }
-    CHECK_INT(wops_run(&w, 16, NULL, NULL), 0);
-    wops_free(&w);
+    CHECK_INT(wops_flush(&w, 16), 0);
 
     char cfg[512];
     struct cfgopt o = {.name = scen, .state = "kill.db", .poll = 1};
     CHECK_INT(cfg_write(cfg, sizeof(cfg), &o), 0);
     struct daemon d;
-    CHECK_INT(daemon_start(&d, cfg, "kill-run-1"), 0);
+    CHECK_INT(daemon_start(&d, &ctx, cfg, "kill-run-1"), 0);
     if (d.pid <= 0)
         goto out;
     const char *bs[] = {b1, b2};
@@ -1133,7 +834,7 @@ static void test_sync__kill9_during_burst_loses_nothing(void)
     int partial = compare_target(scen, b1, &e1, false) + compare_target(scen, b2, &e2, false);
     printf("# at the restart, %d keys differ on the target\n", partial);
 
-    CHECK_INT(daemon_start(&d, cfg, "kill-run-2"), 0);
+    CHECK_INT(daemon_start(&d, &ctx, cfg, "kill-run-2"), 0);
     if (d.pid <= 0)
         goto out;
     double took = 0;
@@ -1143,13 +844,13 @@ static void test_sync__kill9_during_burst_loses_nothing(void)
     if (!ok) {
         print_tail(d.log, 30);
         char l1[600];
-        snprintf(l1, sizeof(l1), "%s/kill-run-1.log", workdir);
+        path_in(l1, sizeof(l1), &ctx, "kill-run-1.log");
         print_tail(l1, 20);
     }
-    rc = daemon_stop(&d);
+    rc = daemon_stop(&d, STOP_MS);
     CHECK_INT(rc, 0);
 out:
-    daemon_kill9(&d);
+    (void) daemon_kill9(&d);
     exp_free(&e1);
     exp_free(&e2);
 }
@@ -1164,14 +865,13 @@ static void test_sync__notify_beats_the_poll_interval(void)
     CHECK_INT(make_bucket(b1), 0);
     struct wops w = {0};
     wops_put(&w, &e1, b1, "initial", 1, 100, NULL);
-    CHECK_INT(wops_run(&w, 1, NULL, NULL), 0);
-    wops_free(&w);
+    CHECK_INT(wops_flush(&w, 1), 0);
 
     char cfg[512];
     struct cfgopt o = {.name = scen, .state = "ntfy.db", .poll = 60};
     CHECK_INT(cfg_write(cfg, sizeof(cfg), &o), 0);
     struct daemon d;
-    CHECK_INT(daemon_start(&d, cfg, "ntfy-run"), 0);
+    CHECK_INT(daemon_start(&d, &ctx, cfg, "ntfy-run"), 0);
     if (d.pid <= 0)
         goto out;
     const char *bs[] = {b1};
@@ -1181,7 +881,7 @@ static void test_sync__notify_beats_the_poll_interval(void)
     /* caught up: every datalog shard incremental and none behind */
     bool caught_up = false;
     while (!caught_up && now_s() - t_up < 30) {
-        json_t *st = status_json(cfg, "ntfy");
+        json_t *st = status_json(&ctx, cfg, "ntfy");
         json_t *sum = st ? json_object_get(st, "summary") : NULL;
         caught_up = sum && json_integer_value(json_object_get(sum, "shards")) > 0 &&
                     json_is_integer(json_object_get(sum, "shards_behind")) &&
@@ -1194,21 +894,9 @@ static void test_sync__notify_beats_the_poll_interval(void)
     sleep_ms(1500); /* the first pass is over: the daemon now waits for the poll or a notify */
 
     wops_put(&w, &e1, b1, "after-notify", 1, 200, NULL);
-    CHECK_INT(wops_run(&w, 1, NULL, NULL), 0);
-    wops_free(&w);
+    CHECK_INT(wops_flush(&w, 1), 0);
     double t0 = now_s();
-    char tb[64], tkey[128];
-    tgt_bucket(tb, sizeof(tb), scen);
-    snprintf(tkey, sizeof(tkey), "%s/after-notify", b1);
-    bool arrived = false;
-    while (!arrived && now_s() - t0 < 20) {
-        struct s3_call h;
-        s3_call_init(&h);
-        arrived = s3_head_object(tgt, &h, tb, tkey) == 0;
-        s3_call_finish(&h);
-        if (!arrived)
-            sleep_ms(20);
-    }
+    bool arrived = arrives_on_target(scen, b1, "after-notify", 20);
     double lag = now_s() - t0;
     printf("# with poll_interval 60: the PUT reached the target after %.0f ms (%.0f s after start)\n",
            lag * 1000, now_s() - t_up);
@@ -1223,8 +911,7 @@ static void test_sync__notify_beats_the_poll_interval(void)
      * must arrive in well under the poll interval too. */
     sleep_ms(1000);
     wops_put(&w, &e1, b1, "after-notify", 2, 300, NULL);
-    CHECK_INT(wops_run(&w, 1, NULL, NULL), 0);
-    wops_free(&w);
+    CHECK_INT(wops_flush(&w, 1), 0);
     t0 = now_s();
     bool ok = false;
     while (!ok && now_s() - t0 < 20) {
@@ -1242,9 +929,9 @@ static void test_sync__notify_beats_the_poll_interval(void)
         bool late = wait_converged(scen, bs, ep, 1, 60, NULL);
         printf("# ... it arrived after %.0f s%s\n", now_s() - t0, late ? "" : " (never)");
     }
-    CHECK_INT(daemon_stop(&d), 0);
+    CHECK_INT(daemon_stop(&d, STOP_MS), 0);
 out:
-    daemon_kill9(&d);
+    (void) daemon_kill9(&d);
     exp_free(&e1);
 }
 
@@ -1253,7 +940,7 @@ out:
 
 static char *dl_markers(const char *cfg, const char *tag)
 {
-    json_t *st = status_json(cfg, tag);
+    json_t *st = status_json(&ctx, cfg, tag);
     if (!st)
         return NULL;
     json_t *arr = json_object_get(st, "datalog_shards");
@@ -1293,14 +980,13 @@ static void test_sync__wrong_source_credentials_exit_1_markers_unchanged(void)
         snprintf(key, sizeof(key), "k%d", i);
         wops_put(&w, &e1, b1, key, 1, 10, NULL);
     }
-    CHECK_INT(wops_run(&w, 5, NULL, NULL), 0);
-    wops_free(&w);
+    CHECK_INT(wops_flush(&w, 5), 0);
 
     char good[512], bad[512], log[512];
     struct cfgopt o = {.name = scen, .state = "cred.db"};
     CHECK_INT(cfg_write(good, sizeof(good), &o), 0);
-    path_in(log, sizeof(log), "cred-good.log");
-    CHECK_INT(sync_once(good, log), 0);
+    path_in(log, sizeof(log), &ctx, "cred-good.log");
+    CHECK_INT(sync_once(&ctx, good, log, ONCE_MS), 0);
     char *before = dl_markers(good, "cred-before");
     CHECK(before != NULL);
 
@@ -1309,17 +995,16 @@ static void test_sync__wrong_source_credentials_exit_1_markers_unchanged(void)
         snprintf(key, sizeof(key), "k%d", i);
         wops_put(&w, &e1, b1, key, 1, 10, NULL);
     }
-    CHECK_INT(wops_run(&w, 5, NULL, NULL), 0);
-    wops_free(&w);
+    CHECK_INT(wops_flush(&w, 5), 0);
 
     o.source_secret = "not-the-secret-0000000000000000000000000";
     o.file = "cred-bad.json";
     CHECK_INT(cfg_write(bad, sizeof(bad), &o), 0);
     char out[512], err[512];
-    path_in(out, sizeof(out), "cred-bad.out");
-    path_in(err, sizeof(err), "cred-bad.err");
+    path_in(out, sizeof(out), &ctx, "cred-bad.out");
+    path_in(err, sizeof(err), &ctx, "cred-bad.err");
     const char *args[] = {bin, "sync", "-c", bad, "--once", NULL};
-    int rc = run_cmd(args, out, err, 60000);
+    int rc = run_cmd(args, out, err, OUT_APPEND, 60000);
     CHECK_INT(rc, 1);
     char *text = slurp(err);
     bool named = strstr(text, "403") || strstr(text, "SignatureDoesNotMatch") ||
@@ -1357,7 +1042,7 @@ static void test_sync__wrong_source_credentials_exit_1_markers_unchanged(void)
     bool ok = false;
     while (!ok && now_s() - t0 < 45) {
         snprintf(log, sizeof(log), "%s/cred-good-%d.log", workdir, ++passes);
-        last_rc = sync_once(good, log);
+        last_rc = sync_once(&ctx, good, log, ONCE_MS);
         if (last_rc != 0)
             break;
         ok = compare_target(scen, b1, &e1, false) == 0;
@@ -1374,28 +1059,14 @@ static void test_sync__wrong_source_credentials_exit_1_markers_unchanged(void)
 
 /* 6. The listener: /admin/log unsigned -> 403, signed with the system key -> 200. */
 
-struct membuf {
-    char *p;
-    size_t n;
-};
-
-static size_t membuf_write(char *data, size_t size, size_t nmemb, void *ud)
-{
-    struct membuf *m = ud;
-    size_t k = size * nmemb;
-    m->p = realloc(m->p, m->n + k + 1);
-    memcpy(m->p + m->n, data, k);
-    m->n += k;
-    m->p[m->n] = '\0';
-    return k;
-}
-
+/* GET url unsigned: the HTTP status (0: no answer); the body into *body
+ * ("" when empty; body may be NULL). */
 static long http_get(const char *url, char **body)
 {
     CURL *c = curl_easy_init();
-    struct membuf m = {calloc(1, 1), 0};
+    struct sink m = {calloc(1, 1), 0};
     curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, membuf_write);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, curl_sink);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &m);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
     long code = 0;
@@ -1403,10 +1074,24 @@ static long http_get(const char *url, char **body)
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
     curl_easy_cleanup(c);
     if (body)
-        *body = m.p;
+        *body = m.buf;
     else
-        free(m.p);
+        free(m.buf);
     return code;
+}
+
+/* GET /admin/log?type=data&status through peer (it signs) into call, which
+ * the caller inits and finishes: 0 or a negative errno. */
+static int admin_data_status(struct s3_client *peer, struct s3_call *call)
+{
+    int r = s3_call_set(call, "GET", "admin", "log");
+    if (r == 0)
+        r = s3_call_query(call, "type", "data");
+    if (r == 0)
+        r = s3_call_query(call, "status", NULL);
+    if (r == 0)
+        r = s3_call_run(peer, call);
+    return r;
 }
 
 static void test_sync__admin_log_needs_a_signature(void)
@@ -1416,7 +1101,7 @@ static void test_sync__admin_log_needs_a_signature(void)
     struct cfgopt o = {.name = scen, .state = "auth.db", .poll = 1};
     CHECK_INT(cfg_write(cfg, sizeof(cfg), &o), 0);
     struct daemon d;
-    CHECK_INT(daemon_start(&d, cfg, "auth-run"), 0);
+    CHECK_INT(daemon_start(&d, &ctx, cfg, "auth-run"), 0);
     if (d.pid <= 0)
         return;
     char url[256];
@@ -1444,13 +1129,7 @@ static void test_sync__admin_log_needs_a_signature(void)
     /* the first pass may still be recording positions: the answer is ours either way */
     struct s3_call call;
     s3_call_init(&call);
-    int r = s3_call_set(&call, "GET", "admin", "log");
-    if (r == 0)
-        r = s3_call_query(&call, "type", "data");
-    if (r == 0)
-        r = s3_call_query(&call, "status", NULL);
-    if (r == 0)
-        r = s3_call_run(peer, &call);
+    int r = admin_data_status(peer, &call);
     CHECK_INT(r, 0);
     CHECK_INT(call.status, 200);
     json_error_t je;
@@ -1470,13 +1149,7 @@ static void test_sync__admin_log_needs_a_signature(void)
     CHECK_INT(s3_client_new(&peer, loop, &ep), 0);
     s3_client_set_retries(peer, 0);
     s3_call_init(&call);
-    r = s3_call_set(&call, "GET", "admin", "log");
-    if (r == 0)
-        r = s3_call_query(&call, "type", "data");
-    if (r == 0)
-        r = s3_call_query(&call, "status", NULL);
-    if (r == 0)
-        r = s3_call_run(peer, &call);
+    (void) admin_data_status(peer, &call); /* what counts is the status */
     CHECK_INT(call.status, 403);
     s3_call_finish(&call);
     s3_client_free(peer);
@@ -1484,7 +1157,7 @@ static void test_sync__admin_log_needs_a_signature(void)
     /* /health needs no signature */
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/health", exporter_port);
     CHECK_INT(http_get(url, NULL), 200);
-    int rc = daemon_stop(&d);
+    int rc = daemon_stop(&d, STOP_MS);
     CHECK_INT(rc, 0);
     if (rc != 0)
         print_tail(d.log, 20);
@@ -1558,6 +1231,25 @@ static bool bilog_has(const struct bilog_seen *b, const char *obj)
     return false;
 }
 
+/* How many of "<prefix>/00" .. "<prefix>/<n-1>" have a write entry. */
+static int bilog_count(const struct bilog_seen *b, const char *prefix, int n)
+{
+    char key[64];
+    int found = 0;
+    for (int i = 0; i < n; i++) {
+        snprintf(key, sizeof(key), "%s/%02d", prefix, i);
+        found += bilog_has(b, key);
+    }
+    return found;
+}
+
+/* A counter of status' summary (borrowed; NULL when status failed, and
+ * then absent is the answer). */
+static long long summary_int(const json_t *sum, const char *key, long long absent)
+{
+    return sum ? (long long) json_integer_value(json_object_get(sum, key)) : absent;
+}
+
 static void bilog_free(struct bilog_seen *b)
 {
     for (size_t i = 0; i < b->nwrites; i++)
@@ -1579,8 +1271,7 @@ static void test_sync__source_trims_only_below_our_markers(void)
         snprintf(key, sizeof(key), "pre/%02d", i);
         wops_put(&w, &e1, b1, key, 1, 100, NULL);
     }
-    CHECK_INT(wops_run(&w, 8, NULL, NULL), 0);
-    wops_free(&w);
+    CHECK_INT(wops_flush(&w, 8), 0);
 
     /* every copy fails: wrong target secret */
     char badcfg[512], goodcfg[512];
@@ -1594,7 +1285,7 @@ static void test_sync__source_trims_only_below_our_markers(void)
     o.file = NULL;
     CHECK_INT(cfg_write(goodcfg, sizeof(goodcfg), &o), 0);
     struct daemon d;
-    CHECK_INT(daemon_start(&d, badcfg, "trim-run-bad"), 0);
+    CHECK_INT(daemon_start(&d, &ctx, badcfg, "trim-run-bad"), 0);
     if (d.pid <= 0)
         goto out;
     /* wait until it has recorded its positions for every shard of the
@@ -1602,11 +1293,11 @@ static void test_sync__source_trims_only_below_our_markers(void)
     double t0 = now_s();
     bool recorded = false;
     while (!recorded && now_s() - t0 < 30) {
-        json_t *st = status_json(badcfg, "trim");
+        json_t *st = status_json(&ctx, badcfg, "trim");
         json_t *sum = st ? json_object_get(st, "summary") : NULL;
-        long long full = sum ? json_integer_value(json_object_get(sum, "bucket_shards_full_sync")) : 0;
-        long long inc = sum ? json_integer_value(json_object_get(sum, "bucket_shards_incremental")) : 0;
-        long long retries = sum ? json_integer_value(json_object_get(sum, "retries")) : 0;
+        long long full = summary_int(sum, "bucket_shards_full_sync", 0);
+        long long inc = summary_int(sum, "bucket_shards_incremental", 0);
+        long long retries = summary_int(sum, "retries", 0);
         recorded = full + inc >= 11 && retries > 0;
         json_decref(st);
         if (!recorded)
@@ -1621,28 +1312,22 @@ static void test_sync__source_trims_only_below_our_markers(void)
         snprintf(key, sizeof(key), "new/%02d", i);
         wops_put(&w, &e1, b1, key, 1, 150, NULL);
         if (i % 10 == 9) {
-            CHECK_INT(wops_run(&w, 8, NULL, NULL), 0);
-            wops_free(&w);
+            CHECK_INT(wops_flush(&w, 8), 0);
             sleep_ms(700);
         }
     }
-    CHECK_INT(wops_run(&w, 8, NULL, NULL), 0);
-    wops_free(&w);
+    CHECK_INT(wops_flush(&w, 8), 0);
     double t_last = now_s();
     struct bilog_seen b0;
     CHECK_INT(bilog_list(b1, &b0), 0);
-    int pre0 = 0;
-    for (int i = 0; i < npre; i++) {
-        snprintf(key, sizeof(key), "pre/%02d", i);
-        pre0 += bilog_has(&b0, key);
-    }
+    int pre0 = bilog_count(&b0, "pre", npre);
     /* more than two trim rounds (rgw_sync_log_trim_interval = 10) */
     while (now_s() - t_last < 25 && daemon_alive(&d))
         sleep_ms(500);
     CHECK(daemon_alive(&d) && "the exporter runs on while every copy fails");
     struct bilog_seen b1s;
     CHECK_INT(bilog_list(b1, &b1s), 0);
-    int kept = 0, pre1 = 0;
+    int kept = 0;
     for (int i = 0; i < nnew; i++) {
         snprintf(key, sizeof(key), "new/%02d", i);
         if (bilog_has(&b1s, key))
@@ -1650,10 +1335,7 @@ static void test_sync__source_trims_only_below_our_markers(void)
         else if (i - kept < 5)
             printf("# the source trimmed the write of %s, which we never exported\n", key);
     }
-    for (int i = 0; i < npre; i++) {
-        snprintf(key, sizeof(key), "pre/%02d", i);
-        pre1 += bilog_has(&b1s, key);
-    }
+    int pre1 = bilog_count(&b1s, "pre", npre);
     printf("# bilog of %s: %zu entries before, %zu after %.0f s; writes from before our "
            "positions: %d then %d (below our markers: the source may trim them)\n",
            b1, b0.entries, b1s.entries, now_s() - t_last, pre0, pre1);
@@ -1664,13 +1346,12 @@ static void test_sync__source_trims_only_below_our_markers(void)
     bilog_free(&b0);
     bilog_free(&b1s);
 
-    json_t *st = status_json(badcfg, "trim-2");
+    json_t *st = status_json(&ctx, badcfg, "trim-2");
     json_t *sum = st ? json_object_get(st, "summary") : NULL;
     printf("# while failing: %lld bucket shards in full sync, %lld incremental, %lld on the retry "
            "list\n",
-           sum ? json_integer_value(json_object_get(sum, "bucket_shards_full_sync")) : -1,
-           sum ? json_integer_value(json_object_get(sum, "bucket_shards_incremental")) : -1,
-           sum ? json_integer_value(json_object_get(sum, "retries")) : -1);
+           summary_int(sum, "bucket_shards_full_sync", -1),
+           summary_int(sum, "bucket_shards_incremental", -1), summary_int(sum, "retries", -1));
     json_decref(st);
     /* nothing reached the target */
     char tb[64];
@@ -1681,13 +1362,13 @@ static void test_sync__source_trims_only_below_our_markers(void)
     if (lr == 0)
         listing_free(&l);
 
-    int rc = daemon_stop(&d);
+    int rc = daemon_stop(&d, STOP_MS);
     CHECK_INT(rc, 0);
     if (rc != 0)
         print_tail(d.log, 20);
 
     /* the right secret, the same state: nothing lost */
-    CHECK_INT(daemon_start(&d, goodcfg, "trim-run-good"), 0);
+    CHECK_INT(daemon_start(&d, &ctx, goodcfg, "trim-run-good"), 0);
     if (d.pid <= 0)
         goto out;
     const char *bs[] = {b1};
@@ -1698,9 +1379,9 @@ static void test_sync__source_trims_only_below_our_markers(void)
     printf("# converged %.1f s after the restart\n", took);
     if (!ok)
         print_tail(d.log, 30);
-    CHECK_INT(daemon_stop(&d), 0);
+    CHECK_INT(daemon_stop(&d, STOP_MS), 0);
 out:
-    daemon_kill9(&d);
+    (void) daemon_kill9(&d);
     exp_free(&e1);
 }
 
@@ -1713,6 +1394,7 @@ int main(void)
     ok = labenv_load(&tenv, "LAB_TARGET_ENV") == 0 && ok;
     CHECK(ok && "lab env files available");
     bin = getenv("RGW2CLOUD_BIN");
+    ctx = (struct harness){.bin = bin, .workdir = workdir};
     CHECK(bin && access(bin, X_OK) == 0 && "RGW2CLOUD_BIN is the rgw2cloud binary");
     const char *need_s[] = {"LAB_ENDPOINT", "LAB_SYSTEM_ACCESS_KEY", "LAB_SYSTEM_SECRET_KEY",
                             "LAB_USER_ACCESS_KEY", "LAB_USER_SECRET_KEY", "LAB_ZONEGROUP",
@@ -1720,41 +1402,23 @@ int main(void)
                             "LAB_REGION", NULL};
     const char *need_t[] = {"LAB_ENDPOINT", "LAB_ACCESS_KEY", "LAB_SECRET_KEY", "LAB_REGION",
                             NULL};
-    for (size_t i = 0; ok && need_s[i]; i++)
-        if (!labenv_get(&senv, need_s[i]) || !*labenv_get(&senv, need_s[i])) {
-            printf("# source env lacks %s\n", need_s[i]);
-            ok = false;
-        }
-    for (size_t i = 0; ok && need_t[i]; i++)
-        if (!labenv_get(&tenv, need_t[i]) || !*labenv_get(&tenv, need_t[i])) {
-            printf("# target env lacks %s\n", need_t[i]);
-            ok = false;
-        }
+    ok = ok && env_has_all(&senv, need_s, "source");
+    ok = ok && env_has_all(&tenv, need_t, "target");
     CHECK(ok && "lab env complete");
     if (!ok || !bin || access(bin, X_OK) != 0)
         return t_done();
-    exporter_port = atoi(labenv_get(&senv, "LAB_EXPORTER_PORT"));
+    exporter_port = env_port(&senv, "LAB_EXPORTER_PORT");
     snprintf(run_id, sizeof(run_id), "it%lx%02lx", (unsigned long) time(NULL) & 0xffffffful,
              (unsigned long) (random() % 256));
-    const char *tmp = getenv("TMPDIR");
-    snprintf(workdir, sizeof(workdir), "%s/rgw2cloud-test-sync-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    workdir_template(workdir, sizeof(workdir), "rgw2cloud-test-sync");
     CHECK(mkdtemp(workdir) != NULL);
     printf("# run %s, work dir %s, rgw2cloud %s\n", run_id, workdir, bin);
 
     curl_global_init(CURL_GLOBAL_DEFAULT);
     CHECK_INT(loop_new(&loop, NULL), 0);
-    struct s3_endpoint sep = {
-        .url = labenv_get(&senv, "LAB_ENDPOINT"),
-        .access_key = labenv_get(&senv, "LAB_USER_ACCESS_KEY"),
-        .secret = labenv_get(&senv, "LAB_USER_SECRET_KEY"),
-        .region = labenv_get(&senv, "LAB_REGION"),
-    };
-    struct s3_endpoint tep = {
-        .url = labenv_get(&tenv, "LAB_ENDPOINT"),
-        .access_key = labenv_get(&tenv, "LAB_ACCESS_KEY"),
-        .secret = labenv_get(&tenv, "LAB_SECRET_KEY"),
-        .region = labenv_get(&tenv, "LAB_REGION"),
-    };
+    struct s3_endpoint sep, tep;
+    lab_source_user(&sep, &senv);
+    lab_target(&tep, &tenv);
     CHECK_INT(s3_client_new(&src, loop, &sep), 0);
     CHECK_INT(s3_client_new(&tgt, loop, &tep), 0);
     if (!src || !tgt)
@@ -1781,21 +1445,9 @@ int main(void)
     loop_free(loop);
     curl_global_cleanup();
     /* configs (with secrets), state dbs, logs: kept only for a failure */
-    if (t_failed == 0) {
-        DIR *dir = opendir(workdir);
-        struct dirent *de;
-        char p[600];
-        while (dir && (de = readdir(dir))) {
-            if (de->d_name[0] == '.')
-                continue;
-            snprintf(p, sizeof(p), "%s/%s", workdir, de->d_name);
-            (void) unlink(p);
-        }
-        if (dir)
-            closedir(dir);
-        (void) rmdir(workdir);
-    } else {
+    if (t_failed == 0)
+        workdir_remove(workdir);
+    else
         printf("# configs, state dbs and logs kept in %s\n", workdir);
-    }
     return t_done();
 }

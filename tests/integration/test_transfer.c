@@ -14,6 +14,7 @@
  * seeded PRNG, streamed (never whole in memory), MD5 kept. Big objects are
  * deleted at the end of each scenario (the lab's memstore keeps them in RAM).
  * A log is printed as TAP comments when a check about it fails. */
+#include "harness.h"
 #include "labenv.h"
 #include "testlib.h"
 
@@ -23,15 +24,11 @@
 #include "http/xml.h"
 
 #include <curl/curl.h>
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
 #include <openssl/evp.h>
 #include <signal.h>
 #include <stdint.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -48,190 +45,20 @@ static char run_id[32];
 static int exporter_port;
 static pid_t proxy_pid = -1;
 static int proxy_port;
+static struct harness ctx; /* bin and workdir, for the shared helpers */
 
-/* ------------------------------------------------------------- small bits */
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-        ;
-}
-
-static void md5_final_hex(EVP_MD_CTX *ctx, char out[33])
-{
-    unsigned char md[16];
-    unsigned int n = 0;
-    EVP_DigestFinal_ex(ctx, md, &n);
-    for (int i = 0; i < 16; i++)
-        snprintf(out + 2 * i, 3, "%02x", md[i]);
-}
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return strdup("");
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
-    char chunk[8192];
-    size_t k;
-    while ((k = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-        if (len + k + 1 > cap) {
-            cap = (len + k + 1) * 2;
-            buf = realloc(buf, cap);
-        }
-        memcpy(buf + len, chunk, k);
-        len += k;
-    }
-    fclose(f);
-    if (!buf)
-        return strdup("");
-    buf[len] = '\0';
-    return buf;
-}
-
-/* The last n lines of a log, as TAP comments. */
-static void print_tail(const char *path, int n)
-{
-    char *text = slurp(path);
-    size_t len = strlen(text);
-    const char *start = text + len;
-    int lines = 0;
-    while (start > text && lines <= n) {
-        start--;
-        if (*start == '\n')
-            lines++;
-    }
-    if (*start == '\n')
-        start++;
-    printf("# ---- tail of %s\n", path);
-    for (const char *p = start; *p;) {
-        const char *nl = strchr(p, '\n');
-        int l = nl ? (int) (nl - p) : (int) strlen(p);
-        printf("#   %.*s\n", l, p);
-        p += l + (nl ? 1 : 0);
-    }
-    printf("# ----\n");
-    fflush(stdout);
-    free(text);
-}
-
-static bool file_contains(const char *path, const char *needle)
-{
-    char *t = slurp(path);
-    bool f = strstr(t, needle) != NULL;
-    free(t);
-    return f;
-}
-
-static void path_in(char *out, size_t n, const char *name)
-{
-    snprintf(out, n, "%s/%s", workdir, name);
-}
+/* How long `sync --once` may take, and `run` to stop after SIGTERM. */
+enum { ONCE_MS = 240000, STOP_MS = 60000 };
 
 /* ------------------------------------------------------------- processes */
-
-/* fork + exec the binary with stdout/stderr appended to files (err may be
- * the same path as out). */
-static pid_t spawn(const char *const *args, const char *out, const char *err)
-{
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    if (pid == 0) {
-        int o = open(out, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-        int e = strcmp(out, err) == 0 ? o
-                                      : open(err, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-        if (o < 0 || e < 0)
-            _exit(126);
-        dup2(o, 1);
-        dup2(e, 2);
-        int devnull = open("/dev/null", O_RDONLY);
-        if (devnull >= 0)
-            dup2(devnull, 0);
-        execv(bin, (char *const *) args);
-        _exit(127);
-    }
-    return pid;
-}
-
-/* Wait for pid up to timeout_ms: its exit code, 128+signal when killed by
- * a signal, -1 when it did not end (then it is SIGKILLed and reaped). */
-static int wait_exit(pid_t pid, long timeout_ms)
-{
-    double deadline = now_s() + (double) timeout_ms / 1000.0;
-    for (;;) {
-        int st = 0;
-        pid_t w = waitpid(pid, &st, WNOHANG);
-        if (w == pid)
-            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-        if (w < 0)
-            return -1;
-        if (now_s() > deadline) {
-            kill(pid, SIGKILL);
-            (void) waitpid(pid, &st, 0);
-            printf("# pid %d did not end within %ld ms: killed\n", (int) pid, timeout_ms);
-            return -1;
-        }
-        sleep_ms(20);
-    }
-}
-
-static int run_cmd(const char *const *args, const char *out, const char *err, long timeout_ms)
-{
-    pid_t pid = spawn(args, out, err);
-    if (pid < 0)
-        return -1;
-    return wait_exit(pid, timeout_ms);
-}
-
-/* `sync -c cfg --once` with everything to <log>; the exit code. */
-static int sync_once(const char *cfg, const char *log)
-{
-    const char *args[] = {bin, "sync", "-c", cfg, "--once", NULL};
-    int rc = run_cmd(args, log, log, 240000);
-    if (rc != 0)
-        print_tail(log, 25);
-    return rc;
-}
 
 /* `uploads -c cfg --abort-orphans` with everything to <log>; the exit code. */
 static int abort_orphans(const char *cfg, const char *log)
 {
     const char *args[] = {bin, "uploads", "-c", cfg, "--abort-orphans", NULL};
-    int rc = run_cmd(args, log, log, 60000);
+    int rc = run_cmd(args, log, log, OUT_APPEND, 60000);
     print_tail(log, 12);
     return rc;
-}
-
-/* `status -c cfg --json`, parsed; NULL (and the output printed) on failure. */
-static json_t *status_json(const char *cfg, const char *tag)
-{
-    char out[512], err[512];
-    snprintf(out, sizeof(out), "%s/status-%s.out", workdir, tag);
-    snprintf(err, sizeof(err), "%s/status-%s.err", workdir, tag);
-    unlink(out);
-    unlink(err);
-    const char *args[] = {bin, "status", "-c", cfg, "--json", NULL};
-    int rc = run_cmd(args, out, err, 60000);
-    char *text = slurp(out);
-    json_error_t je;
-    json_t *j = rc == 0 ? json_loads(text, 0, &je) : NULL;
-    if (!j) {
-        printf("# status --json exited %d\n", rc);
-        print_tail(out, 10);
-        print_tail(err, 10);
-    }
-    free(text);
-    return j;
 }
 
 /* status' uploads[] (borrowed from root), or NULL. */
@@ -256,7 +83,7 @@ static const char *jstr(json_t *obj, const char *key)
 /* The number of upload records status reports; -1 when status failed. */
 static long long records_left(const char *cfg, const char *tag)
 {
-    json_t *st = status_json(cfg, tag);
+    json_t *st = status_json(&ctx, cfg, tag);
     json_t *u = status_uploads(st);
     long long n = u ? (long long) json_array_size(u) : -1;
     if (n > 0) {
@@ -268,197 +95,39 @@ static long long records_left(const char *cfg, const char *tag)
     return n;
 }
 
-struct daemon {
-    pid_t pid; /* -1 once it ended */
-    int exit_code;
-    char log[512];
-};
-
-static bool daemon_alive(struct daemon *d)
-{
-    if (d->pid <= 0)
-        return false;
-    int st = 0;
-    if (waitpid(d->pid, &st, WNOHANG) == 0)
-        return true;
-    d->exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-    d->pid = -1;
-    return false;
-}
-
-/* `run -c cfg` in the background; waits until it listens. 0, or -1 with
- * its log printed. */
-static int daemon_start(struct daemon *d, const char *cfg, const char *name)
-{
-    snprintf(d->log, sizeof(d->log), "%s/%s.log", workdir, name);
-    const char *args[] = {bin, "run", "-c", cfg, NULL};
-    d->exit_code = -1;
-    d->pid = spawn(args, d->log, d->log);
-    if (d->pid < 0)
-        return -1;
-    double deadline = now_s() + 30;
-    while (now_s() < deadline) {
-        if (file_contains(d->log, "msg=\"listening\""))
-            return 0;
-        if (!daemon_alive(d)) {
-            printf("# %s: rgw2cloud run exited (%d) before listening\n", name, d->exit_code);
-            print_tail(d->log, 25);
-            return -1;
-        }
-        sleep_ms(50);
-    }
-    printf("# %s: rgw2cloud run did not listen within 30 s\n", name);
-    print_tail(d->log, 25);
-    kill(d->pid, SIGKILL);
-    (void) wait_exit(d->pid, 10000);
-    d->pid = -1;
-    return -1;
-}
-
 /* `sync --once` in the background (to be SIGKILLed). */
 static int once_start(struct daemon *d, const char *cfg, const char *name)
 {
     snprintf(d->log, sizeof(d->log), "%s/%s.log", workdir, name);
     const char *args[] = {bin, "sync", "-c", cfg, "--once", NULL};
     d->exit_code = -1;
-    d->pid = spawn(args, d->log, d->log);
+    d->pid = spawn(args, d->log, d->log, OUT_APPEND);
     return d->pid > 0 ? 0 : -1;
-}
-
-/* SIGTERM and wait: its exit code (-1: it did not stop within 60 s). */
-static int daemon_stop(struct daemon *d)
-{
-    if (!daemon_alive(d)) {
-        printf("# the daemon had already exited (%d)\n", d->exit_code);
-        print_tail(d->log, 25);
-        return -1;
-    }
-    kill(d->pid, SIGTERM);
-    int rc = wait_exit(d->pid, 60000);
-    d->pid = -1;
-    return rc;
-}
-
-/* SIGKILL and reap: the exit code (128 + 9 when the signal killed it). */
-static int daemon_kill9(struct daemon *d)
-{
-    if (d->pid <= 0)
-        return d->exit_code;
-    kill(d->pid, SIGKILL);
-    int rc = wait_exit(d->pid, 10000);
-    d->pid = -1;
-    return rc;
 }
 
 /* ------------------------------------------------------------ faultproxy */
 
-struct sink {
-    char *buf;
-    size_t len;
-};
-
-static size_t curl_sink(char *p, size_t size, size_t n, void *ud)
-{
-    struct sink *s = ud;
-    size_t len = size * n;
-    char *nb = realloc(s->buf, s->len + len + 1);
-    if (!nb)
-        return 0;
-    memcpy(nb + s->len, p, len);
-    s->buf = nb;
-    s->len += len;
-    s->buf[s->len] = '\0';
-    return len;
-}
-
-/* faultproxy --listen 127.0.0.1:0 --upstream up --stats FILE; its port
- * (the first line it prints) into *port, 0 when none. */
-static pid_t proxy_spawn(const char *up, const char *stats, int *port)
-{
-    int fds[2];
-    *port = 0;
-    if (pipe(fds) < 0)
-        return -1;
-    fflush(stdout);
-    pid_t pid = fork();
-    if (pid == 0) {
-        (void) dup2(fds[1], STDOUT_FILENO);
-        (void) close(fds[0]);
-        (void) close(fds[1]);
-        execl(proxy_bin, "faultproxy", "--listen", "127.0.0.1:0", "--upstream", up, "--stats",
-              stats, (char *) NULL);
-        _exit(127);
-    }
-    (void) close(fds[1]);
-    FILE *f = fdopen(fds[0], "r");
-    char line[64] = "";
-    if (f && !fgets(line, sizeof(line), f))
-        line[0] = '\0';
-    if (f)
-        fclose(f);
-    else
-        (void) close(fds[0]);
-    char *end = NULL;
-    long p = strncmp(line, "port ", 5) == 0 ? strtol(line + 5, &end, 10) : 0;
-    *port = p > 0 && p < 65536 && end && *end == '\n' ? (int) p : 0;
-    return pid;
-}
-
-/* A control request to the proxy: the HTTP status; the body into *out. */
-static long control(const char *method, const char *what, const char *body, char **out)
-{
-    char url[128];
-    snprintf(url, sizeof(url), "http://127.0.0.1:%d/__faultproxy/%s", proxy_port, what);
-    struct sink s = {0};
-    CURL *e = curl_easy_init();
-    long status = 0;
-    if (!e)
-        return 0;
-    curl_easy_setopt(e, CURLOPT_URL, url);
-    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, curl_sink);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, &s);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 5000L);
-    if (body)
-        curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
-    if (curl_easy_perform(e) == CURLE_OK)
-        curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_cleanup(e);
-    if (out)
-        *out = s.buf;
-    else
-        free(s.buf);
-    return status;
-}
-
+/* harness.h's proxy helpers, bound to the proxy in front of the target. */
 static long set_rules(const char *rules)
 {
-    return control("POST", "rules", rules, NULL);
+    return proxy_rules(proxy_port, rules);
 }
 
 static long stats_reset(void)
 {
-    return control("POST", "reset", NULL, NULL);
+    return proxy_reset(proxy_port);
 }
 
 /* One live counter of the proxy (op as S3 names it); -1 when unreadable. */
 static long long counter(const char *op, const char *field)
 {
-    char *text = NULL;
-    long long n = -1;
-    if (control("GET", "stats", NULL, &text) == 200) {
-        json_t *root = text ? json_loads(text, 0, NULL) : NULL;
-        n = jint(json_object_get(root, op), field);
-        json_decref(root);
-    }
-    free(text);
-    return n;
+    return proxy_counter(proxy_port, op, field);
 }
 
 static void print_stats(const char *when)
 {
     char *text = NULL;
-    if (control("GET", "stats", NULL, &text) == 200 && text) {
+    if (proxy_control(proxy_port, "GET", "stats", NULL, &text) == 200 && text) {
         text[strcspn(text, "\n")] = '\0';
         printf("# proxy stats %s: %s\n", when, text);
     }
@@ -512,42 +181,34 @@ static void tgt_bucket(char *out, size_t n, const char *scen)
 /* <workdir>/<name>.json with a fresh <name>.db; the target is the proxy. */
 static int cfg_write(char *path, size_t n, const struct cfgopt *o)
 {
-    char file[128], state[512], tb[64];
+    char file[128], state[512], tb[64], prefix[80], endpoint[64], sync[160], s3[160];
     snprintf(file, sizeof(file), "%s.json", o->name);
-    path_in(path, n, file);
+    path_in(path, n, &ctx, file);
     snprintf(file, sizeof(file), "%s.db", o->name);
-    path_in(state, sizeof(state), file);
+    path_in(state, sizeof(state), &ctx, file);
     unlink(state);
     tgt_bucket(tb, sizeof(tb), o->name);
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
-    if (!f) {
-        printf("# cannot write %s\n", path);
-        return -1;
-    }
-    fprintf(f,
-            "{\n"
-            "  \"source\": {\"endpoint\": \"%s\", \"access_key\": \"%s\", \"secret\": \"%s\",\n"
-            "             \"zonegroup\": \"%s\", \"zone\": \"%s\"},\n"
-            "  \"listen\": \"127.0.0.1:%d\",\n"
-            "  \"state\": {\"backend\": \"sqlite\", \"path\": \"%s\"},\n"
-            "  \"sync\": {\"poll_interval\": %u, \"part_concurrency\": %u,\n"
-            "           \"max_inflight_bytes\": \"%s\"},\n"
-            "  \"s3\": {\"multipart_sync_threshold\": \"%s\", \"multipart_min_part_size\": \"%s\"},\n"
-            "  \"connection\": {\"endpoint\": \"http://127.0.0.1:%d\", \"access_key\": \"%s\",\n"
-            "                 \"secret\": \"%s\", \"region\": \"%s\"},\n"
-            "  \"profiles\": [\n"
-            "    {\"source_bucket\": \"*\", \"exclude\": true},\n"
-            "    {\"source_bucket\": \"%s-%s-*\", \"target_path\": \"%s/${bucket}\"}\n"
-            "  ]\n"
-            "}\n",
-            labenv_get(&senv, "LAB_ENDPOINT"), labenv_get(&senv, "LAB_SYSTEM_ACCESS_KEY"),
-            labenv_get(&senv, "LAB_SYSTEM_SECRET_KEY"), labenv_get(&senv, "LAB_ZONEGROUP"),
-            labenv_get(&senv, "LAB_EXPORTER_ZONE"), exporter_port, state, o->poll ? o->poll : 5,
-            o->part_conc, o->inflight ? o->inflight : "1G", o->threshold, o->min_part, proxy_port,
-            labenv_get(&tenv, "LAB_ACCESS_KEY"), labenv_get(&tenv, "LAB_SECRET_KEY"),
-            labenv_get(&tenv, "LAB_REGION"), run_id, o->name, tb);
-    return fclose(f) == 0 ? 0 : -1;
+    snprintf(prefix, sizeof(prefix), "%s-%s-", run_id, o->name);
+    snprintf(endpoint, sizeof(endpoint), "http://127.0.0.1:%d", proxy_port);
+    snprintf(sync, sizeof(sync),
+             "\"poll_interval\": %u, \"part_concurrency\": %u,\n"
+             "           \"max_inflight_bytes\": \"%s\"",
+             o->poll ? o->poll : 5, o->part_conc, o->inflight ? o->inflight : "1G");
+    snprintf(s3, sizeof(s3),
+             "\"multipart_sync_threshold\": \"%s\", \"multipart_min_part_size\": \"%s\"",
+             o->threshold, o->min_part);
+    struct scen_cfg c = {
+        .senv = &senv,
+        .tenv = &tenv,
+        .listen_port = exporter_port,
+        .state = state,
+        .target_endpoint = endpoint,
+        .sync = sync,
+        .s3 = s3,
+        .prefix = prefix,
+        .target_bucket = tb,
+    };
+    return scen_cfg_write(path, &c);
 }
 
 /* ------------------------------------------------------- source objects */
@@ -626,7 +287,7 @@ static int put_big(const char *bucket, const char *key, uint64_t seed, uint64_t 
     if (r < 0)
         printf("# PUT %s/%s (%llu bytes): %s\n", bucket, key, (unsigned long long) len, err_get());
     s3_call_finish(&call);
-    md5_final_hex(g.md5, md5);
+    md5_final_hex(md5, g.md5);
     EVP_MD_CTX_free(g.md5);
     snprintf(etag, 80, "%s", e ? e : "");
     free(e);
@@ -641,36 +302,12 @@ static int put_big(const char *bucket, const char *key, uint64_t seed, uint64_t 
     return r;
 }
 
-struct md5sink {
-    EVP_MD_CTX *md5;
-    uint64_t len;
-};
-
-static size_t md5sink_write(void *ud, const char *buf, size_t len)
-{
-    struct md5sink *s = ud;
-    EVP_DigestUpdate(s->md5, buf, len);
-    s->len += len;
-    return len;
-}
-
 /* Download from the target and hash: 0 and md5 in out, or a negative errno. */
 static int target_md5(const char *bucket, const char *key, char out[33], uint64_t *len)
 {
-    struct md5sink s = {EVP_MD_CTX_new(), 0};
-    EVP_DigestInit_ex(s.md5, EVP_md5(), NULL);
-    struct s3_call call;
-    s3_call_init(&call);
-    int r = s3_get_object_prepare(&call, bucket, key, 1, 0, NULL, md5sink_write, &s);
-    if (r == 0)
-        r = s3_call_run(tgt, &call);
+    int r = download_md5(out, len, tgt, bucket, key);
     if (r < 0)
         printf("# GET %s/%s on the target: %s\n", bucket, key, err_get());
-    s3_call_finish(&call);
-    md5_final_hex(s.md5, out);
-    EVP_MD_CTX_free(s.md5);
-    if (len)
-        *len = s.len;
     return r;
 }
 
@@ -838,7 +475,7 @@ static void test_transfer__kill9_resume_sends_only_missing_parts(void)
            t_kill, started, bytes_at_kill, (double) bytes_at_kill / (double) MiB);
 
     /* the record says how far it got: >= 5 parts confirmed, not all */
-    json_t *st = status_json(cfg, "kill-after");
+    json_t *st = status_json(&ctx, cfg, "kill-after");
     json_t *ups = status_uploads(st);
     CHECK(ups && json_array_size(ups) == 1);
     json_t *u = ups ? json_array_get(ups, 0) : NULL;
@@ -858,9 +495,9 @@ static void test_transfer__kill9_resume_sends_only_missing_parts(void)
 
     /* restart, counters not reset: both runs count */
     CHECK_INT(set_rules("[]"), 200);
-    path_in(log, sizeof(log), "kill-once-2.log");
+    path_in(log, sizeof(log), &ctx, "kill-once-2.log");
     double t1 = now_s();
-    CHECK_INT(sync_once(cfg, log), 0);
+    CHECK_INT(sync_once(&ctx, cfg, log, ONCE_MS), 0);
     printf("# restart: sync --once %.1f s\n", now_s() - t1);
     CHECK(file_contains(log, "resuming upload"));
     print_stats("after both runs");
@@ -922,8 +559,8 @@ static void test_transfer__part_failures_retried_alone(void)
     while (rc != 0 && runs < 3) {
         char name[64];
         snprintf(name, sizeof(name), "flaky-once-%d.log", ++runs);
-        path_in(log, sizeof(log), name);
-        rc = sync_once(cfg, log);
+        path_in(log, sizeof(log), &ctx, name);
+        rc = sync_once(&ctx, cfg, log, ONCE_MS);
         printf("# sync --once #%d: exit %d (%.1f s in)\n", runs, rc, now_s() - t0);
     }
     CHECK_INT(rc, 0);
@@ -973,8 +610,8 @@ static void test_transfer__small_part_budget_still_completes(void)
                        .inflight = "16M"};
     CHECK_INT(cfg_write(cfg, sizeof(cfg), &o), 0);
     CHECK_INT(set_rules("[]"), 200);
-    path_in(log, sizeof(log), "budget-once.log");
-    CHECK_INT(sync_once(cfg, log), 0);
+    path_in(log, sizeof(log), &ctx, "budget-once.log");
+    CHECK_INT(sync_once(&ctx, cfg, log, ONCE_MS), 0);
     for (int i = 0; i < 3; i++) {
         char key[32], tkey[128], got[33];
         uint64_t glen = 0;
@@ -1012,7 +649,7 @@ static void test_transfer__source_overwritten_mid_upload(void)
 
     struct daemon d;
     double t0 = now_s();
-    CHECK_INT(daemon_start(&d, cfg, "overw-run"), 0);
+    CHECK_INT(daemon_start(&d, &ctx, cfg, "overw-run"), 0);
     if (d.pid <= 0)
         goto out;
     CHECK(wait_counter("UploadPart", "injected", 1, 60, &d) >= 1);
@@ -1027,7 +664,7 @@ static void test_transfer__source_overwritten_mid_upload(void)
            t_stall - t0, t_over - t_stall, old_id);
     /* parts 5-8 are read from the source only after a stalled part ended */
     CHECK(t_over - t_stall < 4.0 && "the overwrite landed while parts were in flight");
-    json_t *st = status_json(cfg, "overw-during");
+    json_t *st = status_json(&ctx, cfg, "overw-during");
     json_t *ups = status_uploads(st);
     json_t *u = ups && json_array_size(ups) == 1 ? json_array_get(ups, 0) : NULL;
     CHECK_STR(jstr(u, "upload_id"), old_id); /* (status reads the state before asking the source) */
@@ -1066,7 +703,7 @@ static void test_transfer__source_overwritten_mid_upload(void)
     CHECK_INT(lr, -ENOENT);
     CHECK_INT(target_uploads(tb, NULL, NULL, NULL, 0), 0);
     CHECK_INT(records_left(cfg, "overw-end"), 0);
-    CHECK_INT(daemon_stop(&d), 0);
+    CHECK_INT(daemon_stop(&d, STOP_MS), 0);
 out:
     (void) set_rules("[]");
     (void) daemon_kill9(&d);
@@ -1100,7 +737,7 @@ static void test_transfer__orphan_sweep_keeps_owned_uploads(void)
     bool found = false;
     CHECK_INT(target_uploads(tb, orphan, &found, NULL, 0), 1);
     CHECK(found);
-    path_in(log, sizeof(log), "orph-uploads-1.log");
+    path_in(log, sizeof(log), &ctx, "orph-uploads-1.log");
     CHECK_INT(abort_orphans(cfg, log), 0);
     CHECK_INT(target_uploads(tb, orphan, &found, NULL, 0), 0);
     CHECK(!found && "the orphan is gone");
@@ -1116,7 +753,7 @@ static void test_transfer__orphan_sweep_keeps_owned_uploads(void)
     (void) wait_counter("UploadPart", "requests", conc + 1, 120, &d);
     CHECK_INT(daemon_kill9(&d), 128 + SIGKILL);
     CHECK_INT(set_rules("[]"), 200);
-    json_t *st = status_json(cfg, "orph-after-kill");
+    json_t *st = status_json(&ctx, cfg, "orph-after-kill");
     json_t *ups = status_uploads(st);
     CHECK(ups && json_array_size(ups) == 1);
     json_t *u = ups ? json_array_get(ups, 0) : NULL;
@@ -1130,7 +767,7 @@ static void test_transfer__orphan_sweep_keeps_owned_uploads(void)
     /* one more orphan beside it: the same sweep tells them apart */
     orphan = hand_made_upload(tb, okey);
     CHECK(orphan != NULL);
-    path_in(log, sizeof(log), "orph-uploads-2.log");
+    path_in(log, sizeof(log), &ctx, "orph-uploads-2.log");
     CHECK_INT(abort_orphans(cfg, log), 0);
     bool orphan_left = true;
     CHECK_INT(target_uploads(tb, orphan ? orphan : "", &orphan_left, NULL, 0), 1);
@@ -1142,8 +779,8 @@ static void test_transfer__orphan_sweep_keeps_owned_uploads(void)
     free(orphan);
 
     /* and the copy it belongs to completes from it */
-    path_in(log, sizeof(log), "orph-once-2.log");
-    CHECK_INT(sync_once(cfg, log), 0);
+    path_in(log, sizeof(log), &ctx, "orph-once-2.log");
+    CHECK_INT(sync_once(&ctx, cfg, log, ONCE_MS), 0);
     CHECK(file_contains(log, "resuming upload"));
     CHECK_INT(counter("CreateMultipartUpload", "requests"), 1);
     char got[33];
@@ -1166,6 +803,7 @@ int main(void)
     CHECK(ok && "lab env files available");
     bin = getenv("RGW2CLOUD_BIN");
     proxy_bin = getenv("FAULTPROXY_BIN");
+    ctx = (struct harness){.bin = bin, .workdir = workdir};
     CHECK(bin && access(bin, X_OK) == 0 && "RGW2CLOUD_BIN is the rgw2cloud binary");
     CHECK(proxy_bin && access(proxy_bin, X_OK) == 0 && "FAULTPROXY_BIN is the faultproxy binary");
     const char *need_s[] = {"LAB_ENDPOINT",  "LAB_SYSTEM_ACCESS_KEY", "LAB_SYSTEM_SECRET_KEY",
@@ -1174,50 +812,31 @@ int main(void)
                             NULL};
     const char *need_t[] = {"LAB_ENDPOINT", "LAB_ACCESS_KEY", "LAB_SECRET_KEY", "LAB_REGION",
                             NULL};
-    for (size_t i = 0; ok && need_s[i]; i++)
-        if (!labenv_get(&senv, need_s[i]) || !*labenv_get(&senv, need_s[i])) {
-            printf("# source env lacks %s\n", need_s[i]);
-            ok = false;
-        }
-    for (size_t i = 0; ok && need_t[i]; i++)
-        if (!labenv_get(&tenv, need_t[i]) || !*labenv_get(&tenv, need_t[i])) {
-            printf("# target env lacks %s\n", need_t[i]);
-            ok = false;
-        }
+    ok = ok && env_has_all(&senv, need_s, "source");
+    ok = ok && env_has_all(&tenv, need_t, "target");
     const char *tep_url = ok ? labenv_get(&tenv, "LAB_ENDPOINT") : "";
     ok = ok && strncmp(tep_url, "http://", 7) == 0;
     CHECK(ok && "lab env complete, target endpoint http://HOST:PORT");
     if (!ok || !bin || access(bin, X_OK) != 0 || !proxy_bin || access(proxy_bin, X_OK) != 0)
         return t_done();
-    exporter_port = atoi(labenv_get(&senv, "LAB_EXPORTER_PORT"));
+    exporter_port = env_port(&senv, "LAB_EXPORTER_PORT");
     snprintf(run_id, sizeof(run_id), "tr%lx%02lx", (unsigned long) time(NULL) & 0xffffffful,
              (unsigned long) (random() % 256));
-    const char *tmp = getenv("TMPDIR");
-    snprintf(workdir, sizeof(workdir), "%s/rgw2cloud-test-transfer-XXXXXX",
-             tmp && *tmp ? tmp : "/tmp");
+    workdir_template(workdir, sizeof(workdir), "rgw2cloud-test-transfer");
     CHECK(mkdtemp(workdir) != NULL);
     printf("# run %s, work dir %s, rgw2cloud %s\n", run_id, workdir, bin);
 
     curl_global_init(CURL_GLOBAL_DEFAULT);
     char stats[320];
-    path_in(stats, sizeof(stats), "proxy-stats.json");
-    proxy_pid = proxy_spawn(tep_url + 7, stats, &proxy_port);
+    path_in(stats, sizeof(stats), &ctx, "proxy-stats.json");
+    proxy_pid = proxy_spawn(&proxy_port, proxy_bin, "127.0.0.1:0", tep_url + 7, stats);
     CHECK(proxy_pid > 0 && proxy_port > 0 && "faultproxy in front of the target");
     printf("# faultproxy on 127.0.0.1:%d -> %s\n", proxy_port, tep_url + 7);
 
     CHECK_INT(loop_new(&loop, NULL), 0);
-    struct s3_endpoint sep = {
-        .url = labenv_get(&senv, "LAB_ENDPOINT"),
-        .access_key = labenv_get(&senv, "LAB_USER_ACCESS_KEY"),
-        .secret = labenv_get(&senv, "LAB_USER_SECRET_KEY"),
-        .region = labenv_get(&senv, "LAB_REGION"),
-    };
-    struct s3_endpoint tep = {
-        .url = tep_url,
-        .access_key = labenv_get(&tenv, "LAB_ACCESS_KEY"),
-        .secret = labenv_get(&tenv, "LAB_SECRET_KEY"),
-        .region = labenv_get(&tenv, "LAB_REGION"),
-    };
+    struct s3_endpoint sep, tep; /* tep: the target directly, not the proxy */
+    lab_source_user(&sep, &senv);
+    lab_target(&tep, &tenv);
     CHECK_INT(s3_client_new(&src, loop, &sep), 0);
     CHECK_INT(s3_client_new(&tgt, loop, &tep), 0);
     if (src && tgt && proxy_port > 0) {
@@ -1243,21 +862,9 @@ int main(void)
     }
     curl_global_cleanup();
     /* configs (with secrets), state dbs, logs: kept only for a failure */
-    if (t_failed == 0) {
-        DIR *dir = opendir(workdir);
-        struct dirent *de;
-        char p[600];
-        while (dir && (de = readdir(dir))) {
-            if (de->d_name[0] == '.')
-                continue;
-            snprintf(p, sizeof(p), "%s/%s", workdir, de->d_name);
-            (void) unlink(p);
-        }
-        if (dir)
-            closedir(dir);
-        (void) rmdir(workdir);
-    } else {
+    if (t_failed == 0)
+        workdir_remove(workdir);
+    else
         printf("# configs, state dbs and logs kept in %s\n", workdir);
-    }
     return t_done();
 }
