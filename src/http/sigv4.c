@@ -1,5 +1,7 @@
 #include "sigv4.h"
 
+#include "strbuf.h"
+
 #include "err.h"
 
 #include <errno.h>
@@ -14,90 +16,31 @@
 
 #define SIGV4_ALGORITHM "AWS4-HMAC-SHA256"
 
-/* A growable string. Appends after an allocation failure are no-ops and
- * buf_steal() then returns NULL, so builders check once at the end. */
-struct buf {
-    char *p;
-    size_t len, cap;
-    bool oom;
-};
-
-static void buf_add(struct buf *b, const char *s, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->cap - b->len <= n) {
-        size_t cap = b->cap ? b->cap : 64;
-        while (cap - b->len <= n) {
-            if (cap > SIZE_MAX / 2) {
-                b->oom = true;
-                return;
-            }
-            cap *= 2;
-        }
-        char *p = realloc(b->p, cap);
-        if (!p) {
-            b->oom = true;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void buf_adds(struct buf *b, const char *s)
-{
-    buf_add(b, s, strlen(s));
-}
-
-static void buf_addc(struct buf *b, char c)
-{
-    buf_add(b, &c, 1);
-}
-
-/* Hands the string to the caller: "" when nothing was added, NULL (buffer
- * released) if any append ran out of memory. */
-static char *buf_steal(struct buf *b)
-{
-    char *p = b->p;
-    if (b->oom) {
-        free(p);
-        p = NULL;
-    } else if (!p) {
-        p = strdup("");
-    }
-    *b = (struct buf){0};
-    return p;
-}
-
 static bool is_unreserved(unsigned char c)
 {
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
            c == '_' || c == '.' || c == '~';
 }
 
-static void buf_add_encoded(struct buf *b, const char *s, size_t len, bool keep_slash)
+static void buf_add_encoded(struct strbuf *b, const char *s, size_t len, bool keep_slash)
 {
     static const char hex[] = "0123456789ABCDEF";
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
         if (is_unreserved(c) || (keep_slash && c == '/')) {
-            buf_addc(b, (char)c);
+            strbuf_addc(b, (char)c);
         } else {
             char esc[3] = {'%', hex[c >> 4], hex[c & 15]};
-            buf_add(b, esc, sizeof(esc));
+            strbuf_add(b, esc, sizeof(esc));
         }
     }
 }
 
 char *sigv4_uri_encode(const char *s, size_t len, bool keep_slash)
 {
-    struct buf b = {0};
+    struct strbuf b = {0};
     buf_add_encoded(&b, s, len, keep_slash);
-    return buf_steal(&b);
+    return strbuf_steal(&b);
 }
 
 static int hex_value(char c)
@@ -202,14 +145,14 @@ static bool amz_date_valid(const char *d)
 static char *path_normalize(const char *path)
 {
     size_t n = strlen(path);
-    struct buf b = {0};
+    struct strbuf b = {0};
     /* Each kept segment's start offset in b, to pop on "..". */
     size_t *starts = calloc(n / 2 + 2, sizeof(*starts));
     size_t depth = 0;
     bool trailing = false;
     if (!starts)
         return NULL;
-    buf_addc(&b, '/');
+    strbuf_addc(&b, '/');
     for (size_t i = 0; i < n;) {
         size_t j = i;
         while (j < n && path[j] != '/')
@@ -227,15 +170,15 @@ static char *path_normalize(const char *path)
         } else {
             starts[depth++] = b.len;
             if (b.len > 1)
-                buf_addc(&b, '/');
-            buf_add(&b, path + i, seg);
+                strbuf_addc(&b, '/');
+            strbuf_add(&b, path + i, seg);
         }
         i = j + 1;
     }
     if (trailing && depth > 0)
-        buf_addc(&b, '/');
+        strbuf_addc(&b, '/');
     free(starts);
-    return buf_steal(&b);
+    return strbuf_steal(&b);
 }
 
 struct canon_kv {
@@ -275,7 +218,7 @@ static int header_cmp(const void *a, const void *b)
 static int canonical_query(char **out, const struct sigv4_kv *q, size_t n)
 {
     struct canon_kv *kv = n ? calloc(n, sizeof(*kv)) : NULL;
-    struct buf b = {0};
+    struct strbuf b = {0};
     int r = -ENOMEM;
     if (n && !kv)
         return -ENOMEM;
@@ -295,12 +238,12 @@ static int canonical_query(char **out, const struct sigv4_kv *q, size_t n)
         qsort(kv, n, sizeof(*kv), query_cmp);
     for (size_t i = 0; i < n; i++) {
         if (i)
-            buf_addc(&b, '&');
-        buf_adds(&b, kv[i].name);
-        buf_addc(&b, '=');
-        buf_adds(&b, kv[i].value);
+            strbuf_addc(&b, '&');
+        strbuf_adds(&b, kv[i].name);
+        strbuf_addc(&b, '=');
+        strbuf_adds(&b, kv[i].value);
     }
-    *out = buf_steal(&b);
+    *out = strbuf_steal(&b);
     r = *out ? 0 : -ENOMEM;
 out:
     canon_kv_free(kv, n);
@@ -335,7 +278,7 @@ static char *header_name(const char *s, bool *bad)
 /* Value trimmed, inner runs of blanks collapsed to one space. */
 static char *header_value(const char *s)
 {
-    struct buf b = {0};
+    struct strbuf b = {0};
     bool pending_space = false;
     for (; *s; s++) {
         if (is_space(*s)) {
@@ -343,11 +286,11 @@ static char *header_value(const char *s)
             continue;
         }
         if (pending_space)
-            buf_addc(&b, ' ');
+            strbuf_addc(&b, ' ');
         pending_space = false;
-        buf_addc(&b, *s);
+        strbuf_addc(&b, *s);
     }
-    return buf_steal(&b);
+    return strbuf_steal(&b);
 }
 
 /* Canonical header block ("name:value\n"...) and signed-header list.
@@ -357,7 +300,7 @@ static int canonical_headers(char **block, char **signed_headers, const struct s
 {
     size_t n = req->nheaders;
     struct canon_kv *kv = n ? calloc(n, sizeof(*kv)) : NULL;
-    struct buf hb = {0}, sb = {0};
+    struct strbuf hb = {0}, sb = {0};
     bool have_host = false;
     int r = -ENOMEM;
     if (n && !kv)
@@ -401,21 +344,21 @@ static int canonical_headers(char **block, char **signed_headers, const struct s
     for (size_t i = 0; i < n; i++) {
         bool repeat = i > 0 && strcmp(kv[i].name, kv[i - 1].name) == 0;
         if (repeat) {
-            buf_addc(&hb, ',');
+            strbuf_addc(&hb, ',');
         } else {
             if (i > 0) {
-                buf_addc(&hb, '\n');
-                buf_addc(&sb, ';');
+                strbuf_addc(&hb, '\n');
+                strbuf_addc(&sb, ';');
             }
-            buf_adds(&hb, kv[i].name);
-            buf_addc(&hb, ':');
-            buf_adds(&sb, kv[i].name);
+            strbuf_adds(&hb, kv[i].name);
+            strbuf_addc(&hb, ':');
+            strbuf_adds(&sb, kv[i].name);
         }
-        buf_adds(&hb, kv[i].value);
+        strbuf_adds(&hb, kv[i].value);
     }
-    buf_addc(&hb, '\n');
-    *block = buf_steal(&hb);
-    *signed_headers = buf_steal(&sb);
+    strbuf_addc(&hb, '\n');
+    *block = strbuf_steal(&hb);
+    *signed_headers = strbuf_steal(&sb);
     if (*block && *signed_headers) {
         r = 0;
     } else {
@@ -471,11 +414,11 @@ static bool hmac_sha256(unsigned char out[32], const void *key, size_t keylen, c
 static int compute_signature(char out[65], const char *secret, const char *date8,
                              const char *region, const char *service, const char *sts)
 {
-    struct buf k = {0};
+    struct strbuf k = {0};
     unsigned char a[32], b[32];
     int r = -EIO;
-    buf_adds(&k, "AWS4");
-    buf_adds(&k, secret);
+    strbuf_adds(&k, "AWS4");
+    strbuf_adds(&k, secret);
     if (k.oom) {
         free(k.p);
         return -ENOMEM;
@@ -510,7 +453,7 @@ int sigv4_sign(struct sigv4_result *out, const struct sigv4_request *req,
 {
     struct sigv4_result res = {0};
     char *creq_path = NULL, *header_block = NULL;
-    struct buf b = {0};
+    struct strbuf b = {0};
     char date8[9], hash[65];
     int r;
 
@@ -540,18 +483,18 @@ int sigv4_sign(struct sigv4_result *out, const struct sigv4_request *req,
         goto fail;
 
     r = -ENOMEM;
-    buf_adds(&b, req->method);
-    buf_addc(&b, '\n');
-    buf_adds(&b, creq_path);
-    buf_addc(&b, '\n');
-    buf_adds(&b, res.canonical_query);
-    buf_addc(&b, '\n');
-    buf_adds(&b, header_block);
-    buf_addc(&b, '\n');
-    buf_adds(&b, res.signed_headers);
-    buf_addc(&b, '\n');
-    buf_adds(&b, req->payload_hash);
-    res.canonical_request = buf_steal(&b);
+    strbuf_adds(&b, req->method);
+    strbuf_addc(&b, '\n');
+    strbuf_adds(&b, creq_path);
+    strbuf_addc(&b, '\n');
+    strbuf_adds(&b, res.canonical_query);
+    strbuf_addc(&b, '\n');
+    strbuf_adds(&b, header_block);
+    strbuf_addc(&b, '\n');
+    strbuf_adds(&b, res.signed_headers);
+    strbuf_addc(&b, '\n');
+    strbuf_adds(&b, req->payload_hash);
+    res.canonical_request = strbuf_steal(&b);
     if (!res.canonical_request)
         goto fail;
 
@@ -561,17 +504,17 @@ int sigv4_sign(struct sigv4_result *out, const struct sigv4_request *req,
         r = -EIO;
         goto fail;
     }
-    buf_adds(&b, SIGV4_ALGORITHM "\n");
-    buf_adds(&b, req->amz_date);
-    buf_addc(&b, '\n');
-    buf_adds(&b, date8);
-    buf_addc(&b, '/');
-    buf_adds(&b, region);
-    buf_addc(&b, '/');
-    buf_adds(&b, service);
-    buf_adds(&b, "/aws4_request\n");
-    buf_adds(&b, hash);
-    res.string_to_sign = buf_steal(&b);
+    strbuf_adds(&b, SIGV4_ALGORITHM "\n");
+    strbuf_adds(&b, req->amz_date);
+    strbuf_addc(&b, '\n');
+    strbuf_adds(&b, date8);
+    strbuf_addc(&b, '/');
+    strbuf_adds(&b, region);
+    strbuf_addc(&b, '/');
+    strbuf_adds(&b, service);
+    strbuf_adds(&b, "/aws4_request\n");
+    strbuf_adds(&b, hash);
+    res.string_to_sign = strbuf_steal(&b);
     if (!res.string_to_sign)
         goto fail;
 
@@ -580,19 +523,19 @@ int sigv4_sign(struct sigv4_result *out, const struct sigv4_request *req,
         goto fail;
 
     r = -ENOMEM;
-    buf_adds(&b, SIGV4_ALGORITHM " Credential=");
-    buf_adds(&b, creds->access_key);
-    buf_addc(&b, '/');
-    buf_adds(&b, date8);
-    buf_addc(&b, '/');
-    buf_adds(&b, region);
-    buf_addc(&b, '/');
-    buf_adds(&b, service);
-    buf_adds(&b, "/aws4_request, SignedHeaders=");
-    buf_adds(&b, res.signed_headers);
-    buf_adds(&b, ", Signature=");
-    buf_adds(&b, res.signature);
-    res.authorization = buf_steal(&b);
+    strbuf_adds(&b, SIGV4_ALGORITHM " Credential=");
+    strbuf_adds(&b, creds->access_key);
+    strbuf_addc(&b, '/');
+    strbuf_adds(&b, date8);
+    strbuf_addc(&b, '/');
+    strbuf_adds(&b, region);
+    strbuf_addc(&b, '/');
+    strbuf_adds(&b, service);
+    strbuf_adds(&b, "/aws4_request, SignedHeaders=");
+    strbuf_adds(&b, res.signed_headers);
+    strbuf_adds(&b, ", Signature=");
+    strbuf_adds(&b, res.signature);
+    res.authorization = strbuf_steal(&b);
     if (!res.authorization)
         goto fail;
 

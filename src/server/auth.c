@@ -2,6 +2,7 @@
 
 #include "err.h"
 #include "http/sigv4.h"
+#include "strbuf.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -16,39 +17,6 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
-/* ---- a growing string ---------------------------------------------------- */
-
-struct sbuf {
-    char *p;
-    size_t len, cap;
-    bool oom;
-};
-
-static void sb_add(struct sbuf *b, const char *s, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p) {
-            b->oom = true;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void sb_str(struct sbuf *b, const char *s)
-{
-    sb_add(b, s, strlen(s));
-}
 
 /* ---- request helpers ---------------------------------------------------- */
 
@@ -384,7 +352,7 @@ static char *amz_name(const char *name)
 }
 
 /* Appends "name:value\n" for every amz header, sorted, repeats merged. */
-static int add_amz_headers(struct sbuf *b, const struct auth_request *req)
+static int add_amz_headers(struct strbuf *b, const struct auth_request *req)
 {
     struct amz_hdr *h = calloc(req->nheaders ? req->nheaders : 1, sizeof(*h));
     size_t n = 0;
@@ -433,10 +401,10 @@ static int add_amz_headers(struct sbuf *b, const struct auth_request *req)
     }
     qsort(h, n, sizeof(*h), amz_cmp);
     for (size_t i = 0; i < n; i++) {
-        sb_str(b, h[i].name);
-        sb_add(b, ":", 1);
-        sb_str(b, h[i].value);
-        sb_add(b, "\n", 1);
+        strbuf_adds(b, h[i].name);
+        strbuf_add(b, ":", 1);
+        strbuf_adds(b, h[i].value);
+        strbuf_add(b, "\n", 1);
     }
 out:
     amz_free(h, n);
@@ -454,7 +422,7 @@ static bool base64_charset(const char *s)
 
 int auth_v2_string_to_sign(char **out, const struct auth_request *req)
 {
-    struct sbuf b = {0};
+    struct strbuf b = {0};
     const char *md5 = hdr_get(req, "Content-MD5");
     const char *ctype = hdr_get(req, "Content-Type");
     const char *date = hdr_get(req, "Date");
@@ -471,32 +439,32 @@ int auth_v2_string_to_sign(char **out, const struct auth_request *req)
         err_set("auth: v2 request without Date or x-amz-date");
         return -EACCES;
     }
-    sb_str(&b, req->method ? req->method : "");
-    sb_add(&b, "\n", 1);
-    sb_str(&b, md5 ? md5 : "");
-    sb_add(&b, "\n", 1);
-    sb_str(&b, ctype ? ctype : "");
-    sb_add(&b, "\n", 1);
-    sb_str(&b, date);
-    sb_add(&b, "\n", 1);
+    strbuf_adds(&b, req->method ? req->method : "");
+    strbuf_add(&b, "\n", 1);
+    strbuf_adds(&b, md5 ? md5 : "");
+    strbuf_add(&b, "\n", 1);
+    strbuf_adds(&b, ctype ? ctype : "");
+    strbuf_add(&b, "\n", 1);
+    strbuf_adds(&b, date);
+    strbuf_add(&b, "\n", 1);
     rc = add_amz_headers(&b, req);
     if (rc < 0) {
         free(b.p);
         err_set("auth: out of memory");
         return rc;
     }
-    sb_str(&b, req->raw_path ? req->raw_path : "");
+    strbuf_adds(&b, req->raw_path ? req->raw_path : "");
     bool first = true;
     for (size_t i = 0; i < sizeof(v2_subresources) / sizeof(v2_subresources[0]); i++) {
         const char *v = subresource_value(req, v2_subresources[i]);
         if (!v)
             continue;
-        sb_add(&b, first ? "?" : "&", 1);
+        strbuf_add(&b, first ? "?" : "&", 1);
         first = false;
-        sb_str(&b, v2_subresources[i]);
+        strbuf_adds(&b, v2_subresources[i]);
         if (*v) {
-            sb_add(&b, "=", 1);
-            sb_str(&b, v);
+            strbuf_add(&b, "=", 1);
+            strbuf_adds(&b, v);
         }
     }
     if (b.oom || !b.p) {

@@ -2,42 +2,21 @@
 
 #include "config.h"
 #include "err.h"
+#include "strbuf.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-struct buf {
-    char *p;
-    size_t len, cap;
-};
-
-static int buf_add(struct buf *b, const char *s, size_t n)
+static int add_tenanted(struct strbuf *b, const char *tenant, const char *name)
 {
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = (b->len + n + 1) * 2;
-        char *np = realloc(b->p, cap);
-        if (!np)
-            return -ENOMEM;
-        b->p = np;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-    return 0;
-}
-
-static int add_tenanted(struct buf *b, const char *tenant, const char *name)
-{
-    int r = 0;
     if (tenant && *tenant) {
-        r = buf_add(b, tenant, strlen(tenant));
-        if (r == 0)
-            r = buf_add(b, "-", 1);
+        strbuf_adds(b, tenant);
+        strbuf_addc(b, '-');
     }
-    return r < 0 ? r : buf_add(b, name, strlen(name));
+    strbuf_adds(b, name);
+    return 0;
 }
 
 /* ${owner} as RGW's cloud module writes it, "<owner tenant>-<owner id>", but
@@ -45,7 +24,7 @@ static int add_tenanted(struct buf *b, const char *tenant, const char *name)
  * as rgw_user::to_str(), "tenant$id" or "tenant$ns$id" (rgw_user::from_str
  * takes the id after the last '$'); an owner without a tenant of its own
  * takes the bucket's. */
-static int add_owner(struct buf *b, const char *bucket_tenant, const char *owner)
+static int add_owner(struct strbuf *b, const char *bucket_tenant, const char *owner)
 {
     const char *dollar = strchr(owner, '$');
     if (!dollar)
@@ -55,14 +34,14 @@ static int add_owner(struct buf *b, const char *bucket_tenant, const char *owner
         return -EINVAL;
     if (dollar == owner)
         return add_tenanted(b, bucket_tenant, id);
-    int r = buf_add(b, owner, (size_t) (dollar - owner));
-    if (r == 0)
-        r = buf_add(b, "-", 1);
-    return r < 0 ? r : buf_add(b, id, strlen(id));
+    strbuf_add(b, owner, (size_t) (dollar - owner));
+    strbuf_addc(b, '-');
+    strbuf_adds(b, id);
+    return 0;
 }
 
 /* The value of variable name[0..n) into b; -EINVAL when unknown or empty. */
-static int add_var(struct buf *b, const char *name, size_t n, const struct mapping_vars *v)
+static int add_var(struct strbuf *b, const char *name, size_t n, const struct mapping_vars *v)
 {
 #define IS(s) (n == sizeof(s) - 1 && memcmp(name, s, n) == 0)
     if (IS("bucket"))
@@ -78,28 +57,28 @@ static int add_var(struct buf *b, const char *name, size_t n, const struct mappi
 #undef IS
     if (!val || !*val)
         return -EINVAL;
-    return buf_add(b, val, strlen(val));
+    strbuf_adds(b, val);
+    return 0;
 }
 
 int mapping_expand(char **out, const char *tmpl, const struct mapping_vars *v)
 {
-    struct buf b = {0};
-    int r = buf_add(&b, "", 0);
+    struct strbuf b = {0};
+    int r = 0;
     const char *p = tmpl;
     while (r == 0 && *p) {
         const char *d = strstr(p, "${");
         if (!d) {
-            r = buf_add(&b, p, strlen(p));
+            strbuf_adds(&b, p);
             break;
         }
-        r = buf_add(&b, p, (size_t) (d - p));
+        strbuf_add(&b, p, (size_t) (d - p));
         const char *end = strchr(d, '}');
-        if (r == 0 && !end) {
+        if (!end) {
             err_set("target_path \"%s\": unterminated ${", tmpl);
             r = -EINVAL;
-        }
-        if (r < 0)
             break;
+        }
         size_t n = (size_t) (end - d - 2);
         r = add_var(&b, d + 2, n, v);
         if (r == -EINVAL)
@@ -109,11 +88,11 @@ int mapping_expand(char **out, const char *tmpl, const struct mapping_vars *v)
         p = end + 1;
     }
     if (r < 0) {
-        free(b.p);
+        strbuf_finish(&b);
         return r;
     }
-    *out = b.p;
-    return 0;
+    *out = strbuf_steal(&b);
+    return *out ? 0 : -ENOMEM;
 }
 
 int mapping_split(char **bucket, char **prefix, const char *path)
