@@ -947,13 +947,7 @@ int server_start(struct server **out, const char *listen_on, const char *access_
     *out = s;
     return 0;
 fail:
-    free(s->access_key);
-    if (s->secret) {
-        memset(s->secret, 0, strlen(s->secret));
-        free(s->secret);
-    }
-    pthread_mutex_destroy(&s->lock);
-    free(s);
+    server_stop(s); /* every goto fail comes after the lock exists */
     return rc;
 }
 
