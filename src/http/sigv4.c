@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -410,10 +411,40 @@ static bool hmac_sha256(unsigned char out[32], const void *key, size_t keylen, c
 }
 
 /* kSigning = HMAC(HMAC(HMAC(HMAC("AWS4"+secret, date), region), service),
- * "aws4_request"), then the signature over sts. Key material is wiped. */
-static int compute_signature(char out[65], const char *secret, const char *date8,
-                             const char *region, const char *service, const char *sts)
+ * "aws4_request"). It changes once a day per secret, region and service, and
+ * deriving it is four HMACs: each thread keeps the last few it derived (as
+ * the AWS SDKs do), so a request costs one HMAC. Key material is wiped. */
+#define KEY_CACHE 4
+
+struct signing_key {
+    char secret[128];
+    char date8[9];
+    char region[32];
+    char service[16];
+    unsigned char key[32];
+    unsigned long used;
+};
+
+static _Thread_local struct signing_key key_cache[KEY_CACHE];
+static _Thread_local unsigned long key_clock;
+
+static bool key_fits(const struct signing_key *k, const char *secret, const char *date8,
+                     const char *region, const char *service)
 {
+    return k->used && strcmp(k->secret, secret) == 0 && strcmp(k->date8, date8) == 0 &&
+           strcmp(k->region, region) == 0 && strcmp(k->service, service) == 0;
+}
+
+static int derive_key(unsigned char out[32], const char *secret, const char *date8,
+                      const char *region, const char *service)
+{
+    for (int i = 0; i < KEY_CACHE; i++) {
+        if (key_fits(&key_cache[i], secret, date8, region, service)) {
+            key_cache[i].used = ++key_clock;
+            memcpy(out, key_cache[i].key, 32);
+            return 0;
+        }
+    }
     struct strbuf k = {0};
     unsigned char a[32], b[32];
     int r = -EIO;
@@ -424,9 +455,7 @@ static int compute_signature(char out[65], const char *secret, const char *date8
         return -ENOMEM;
     }
     if (hmac_sha256(a, k.p, k.len, date8) && hmac_sha256(b, a, 32, region) &&
-        hmac_sha256(a, b, 32, service) && hmac_sha256(b, a, 32, "aws4_request") &&
-        hmac_sha256(a, b, 32, sts)) {
-        hex_encode(out, a, 32);
+        hmac_sha256(a, b, 32, service) && hmac_sha256(out, a, 32, "aws4_request")) {
         r = 0;
     } else {
         err_set("sigv4: HMAC-SHA256 failed in libcrypto");
@@ -435,6 +464,38 @@ static int compute_signature(char out[65], const char *secret, const char *date8
     OPENSSL_cleanse(a, sizeof(a));
     OPENSSL_cleanse(b, sizeof(b));
     free(k.p);
+    /* remember it when every part fits its slot (a longer one is derived each time) */
+    if (r == 0 && strlen(secret) < sizeof(key_cache[0].secret) &&
+        strlen(region) < sizeof(key_cache[0].region) &&
+        strlen(service) < sizeof(key_cache[0].service)) {
+        struct signing_key *victim = &key_cache[0];
+        for (int i = 1; i < KEY_CACHE; i++)
+            if (key_cache[i].used < victim->used)
+                victim = &key_cache[i];
+        OPENSSL_cleanse(victim, sizeof(*victim));
+        (void) snprintf(victim->secret, sizeof(victim->secret), "%s", secret);
+        memcpy(victim->date8, date8, sizeof(victim->date8));
+        (void) snprintf(victim->region, sizeof(victim->region), "%s", region);
+        (void) snprintf(victim->service, sizeof(victim->service), "%s", service);
+        memcpy(victim->key, out, 32);
+        victim->used = ++key_clock;
+    }
+    return r;
+}
+
+/* The signature: HMAC(kSigning, string to sign). */
+static int compute_signature(char out[65], const char *secret, const char *date8,
+                             const char *region, const char *service, const char *sts)
+{
+    unsigned char key[32], sig[32];
+    int r = derive_key(key, secret, date8, region, service);
+    if (r == 0 && !hmac_sha256(sig, key, 32, sts)) {
+        err_set("sigv4: HMAC-SHA256 failed in libcrypto");
+        r = -EIO;
+    }
+    if (r == 0)
+        hex_encode(out, sig, 32);
+    OPENSSL_cleanse(key, sizeof(key));
     return r;
 }
 

@@ -12,6 +12,7 @@
 #include "err.h"
 
 #include <dirent.h>
+#include <pthread.h>
 #include <errno.h>
 #include <jansson.h>
 #include <stdbool.h>
@@ -1112,6 +1113,71 @@ static void test_sign__non_s3_path_options(void)
     sigv4_result_finish(&res);
 }
 
+/* The signing key is cached per thread (a few entries): signatures made
+ * while other secrets, dates and regions come and go (more of them than the
+ * cache holds) must equal those a fresh thread, with an empty cache, makes. */
+#define KEY_COMBOS 6
+
+struct key_combo {
+    struct sigv4_creds creds;
+    const char *amz_date;
+    char sig[65];
+};
+
+static void sign_combo(struct key_combo *k, char out[65])
+{
+    struct sigv4_result res = {0};
+    struct sigv4_request req = base_request();
+    struct sigv4_kv headers[] = {
+        {"Host", "examplebucket.s3.amazonaws.com"},
+        {"x-amz-date", k->amz_date},
+        {"x-amz-content-sha256", SIGV4_EMPTY_SHA256},
+    };
+    req.headers = headers;
+    req.nheaders = 3;
+    req.amz_date = k->amz_date;
+    out[0] = '\0';
+    if (sigv4_sign(&res, &req, &k->creds) == 0)
+        memcpy(out, res.signature, 65);
+    sigv4_result_finish(&res);
+}
+
+static void *sign_fresh(void *arg)
+{
+    struct key_combo *k = arg;
+    sign_combo(k, k->sig);
+    return NULL;
+}
+
+static void test_sign__cached_keys_equal_fresh_ones(void)
+{
+    struct key_combo k[KEY_COMBOS] = {
+        {{"AKIDEXAMPLE", "secret-one", "us-east-1", "s3"}, "20130524T000000Z", ""},
+        {{"AKIDEXAMPLE", "secret-two", "us-east-1", "s3"}, "20130524T000000Z", ""},
+        {{"AKIDEXAMPLE", "secret-one", "eu-west-1", "s3"}, "20130524T000000Z", ""},
+        {{"AKIDEXAMPLE", "secret-one", "us-east-1", "s3"}, "20130525T000000Z", ""},
+        {{"AKIDEXAMPLE", "secret-one", "us-east-1", "s3"}, "20130525T235959Z", ""},
+        {{"AKIDEXAMPLE", "secret-three", "ap-guangzhou", "s3"}, "20130525T000000Z", ""},
+    };
+    for (int i = 0; i < KEY_COMBOS; i++) {
+        pthread_t th;
+        CHECK_INT(pthread_create(&th, NULL, sign_fresh, &k[i]), 0);
+        CHECK_INT(pthread_join(th, NULL), 0);
+        CHECK(strlen(k[i].sig) == 64);
+    }
+    /* distinct keys give distinct signatures, except the same day twice */
+    CHECK(strcmp(k[0].sig, k[1].sig) != 0 && strcmp(k[0].sig, k[2].sig) != 0 &&
+          strcmp(k[0].sig, k[3].sig) != 0);
+    for (int round = 0; round < 3; round++) {
+        for (int i = 0; i < KEY_COMBOS; i++) {
+            int at = (i * (round + 1)) % KEY_COMBOS; /* a different order each round */
+            char sig[65];
+            sign_combo(&k[at], sig);
+            CHECK_STR(sig, k[at].sig);
+        }
+    }
+}
+
 int main(void)
 {
     RUN(test_uri_encode__aws_rules);
@@ -1121,6 +1187,7 @@ int main(void)
     RUN(test_sign__rejects_malformed_requests);
     RUN(test_sign__s3_canonical_forms);
     RUN(test_sign__non_s3_path_options);
+    RUN(test_sign__cached_keys_equal_fresh_ones);
     RUN(test_vectors);
     return t_done();
 }
