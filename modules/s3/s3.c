@@ -5,6 +5,13 @@
  *   -> create the target bucket (once per process) -> GET source | PUT target
  * The GET streams into a ring buffer the PUT drains (curl pause/unpause on
  * both sides), so memory per copy is the ring, whatever the object size.
+ *
+ * Small objects of a full sync take a shorter way: the listing already gave
+ * their etag, size and mtime, so there is no source HEAD; the whole object is
+ * read into the ring first (its GET answer carries the metadata a HEAD would
+ * have), then PUT. And where a bucket's prefix on the target was empty when
+ * its full sync began (one LIST, probe_start), there is no target HEAD
+ * either: a small object costs a GET and a PUT.
  * The GET carries If-Match: <source etag>: an object that changes mid-copy
  * fails with 412 and is left to the log entry that changed it; never a torn
  * copy. The MD5 of the bytes sent is checked against the PUT's ETag. */
@@ -18,6 +25,7 @@
 #include "multipart.h"
 #include "http/xml.h"
 #include "sync/grants.h"
+#include "sync/mapping.h"
 #include "sync/parts.h"
 #include "timefmt.h"
 
@@ -30,6 +38,17 @@
 
 #define RING_SIZE (256u * 1024u)
 #define META_PREFIX "x-amz-meta-"
+#define WAIT_MS 20 /* polling for another copy's CreateBucket or LIST probe */
+
+/* Is there anything under a bucket's prefix on the target? Asked once per
+ * process, by the first full-sync object of that prefix. */
+enum probe_state { PROBE_RUNNING, PROBE_EMPTY, PROBE_HELD };
+
+struct probe {
+    char *bucket;
+    char *prefix;
+    enum probe_state state;
+};
 
 struct s3_target {
     struct loop *loop;
@@ -39,6 +58,8 @@ struct s3_target {
     size_t nbuckets;
     char **creating; /* a CreateBucket in flight: other copies wait for it */
     size_t ncreating;
+    struct probe *probes;
+    size_t nprobes;
     bool dry_run;
     uint64_t threshold; /* objects this large or larger go multipart */
     struct mp_env mp;
@@ -46,9 +67,11 @@ struct s3_target {
 
 enum copy_state {
     CP_HEAD_SRC,
+    CP_PROBE,
     CP_HEAD_DST,
     CP_GET_ACL,
     CP_GET_TAGS,
+    CP_GET_SRC, /* the short way: the whole small object into the ring */
     CP_MKBUCKET,
     CP_TRANSFER,
     CP_DELETE
@@ -65,6 +88,7 @@ struct copy {
     char mtime[40];
     uint64_t size;
     struct loop_timer wait; /* waiting for another copy's CreateBucket */
+    bool fast;            /* the short way (see the top of this file) */
     struct grants grants; /* mapped from the source ACL */
     char *tagging;        /* x-amz-tagging value, NULL when the object has no tags */
 
@@ -77,6 +101,33 @@ struct copy {
     int get_err, put_err;
     EVP_MD_CTX *md5;
 };
+
+static struct probe *probe_find(struct s3_target *t, const char *b, const char *prefix)
+{
+    for (size_t i = 0; i < t->nprobes; i++)
+        if (strcmp(t->probes[i].bucket, b) == 0 && strcmp(t->probes[i].prefix, prefix) == 0)
+            return &t->probes[i];
+    return NULL;
+}
+
+static struct probe *probe_add(struct s3_target *t, const char *b, const char *prefix)
+{
+    struct probe *np = realloc(t->probes, (t->nprobes + 1) * sizeof(*np));
+    if (!np)
+        return NULL;
+    t->probes = np;
+    struct probe *p = &np[t->nprobes];
+    p->bucket = strdup(b);
+    p->prefix = strdup(prefix);
+    p->state = PROBE_RUNNING;
+    if (!p->bucket || !p->prefix) {
+        free(p->bucket);
+        free(p->prefix);
+        return NULL;
+    }
+    t->nprobes++;
+    return p;
+}
 
 /* ------------------------------------------------------------ lifecycle */
 
@@ -130,6 +181,11 @@ static void s3t_destroy(void *inst)
     for (size_t i = 0; i < t->ncreating; i++)
         free(t->creating[i]);
     free(t->creating);
+    for (size_t i = 0; i < t->nprobes; i++) {
+        free(t->probes[i].bucket);
+        free(t->probes[i].prefix);
+    }
+    free(t->probes);
     s3_client_free(t->s3);
     free(t);
 }
@@ -200,6 +256,11 @@ static void copy_end(struct copy *c, int err, const char *detail)
 {
     if (c->state == CP_MKBUCKET) /* ended before its CreateBucket answered */
         creating_set(c->t, c->ev->dst_bucket, false);
+    if (c->state == CP_PROBE) { /* ended before its LIST answered: HEADs then */
+        struct probe *p = probe_find(c->t, c->ev->dst_bucket, c->ev->dst_prefix);
+        if (p)
+            p->state = PROBE_HELD;
+    }
     struct sync_event *ev = c->ev;
     if (err < 0 && !ev->detail)
         ev->detail = strdup(detail && *detail ? detail : "s3 target: failed");
@@ -220,6 +281,8 @@ static void on_call_done(struct s3_call *call, void *ud)
 static size_t pipe_get_write(void *ud, const char *buf, size_t len)
 {
     struct copy *c = ud;
+    if (c->ring_cap - c->ring_used < len && c->state == CP_GET_SRC)
+        return 0; /* more than the listing said, and no PUT drains it: fail the GET */
     if (c->ring_cap - c->ring_used < len) {
         c->get_paused = true; /* curl hands the same bytes again on unpause */
         return S3_WRITE_PAUSE;
@@ -448,6 +511,33 @@ static void multipart_start(struct copy *c)
         copy_end(c, r, "s3 target: cannot start the multipart upload");
 }
 
+/* The ring the GET fills and the PUT drains, and the MD5 of what is sent. */
+static int ring_init(struct copy *c)
+{
+    c->md5 = EVP_MD_CTX_new();
+    /* curl hands the GET body in pieces of up to 16 KiB (CURL_MAX_WRITE_SIZE):
+     * a smaller ring could never take one */
+    c->ring_cap = c->size < RING_SIZE ? (size_t) c->size : RING_SIZE;
+    if (c->ring_cap < CURL_MAX_WRITE_SIZE)
+        c->ring_cap = CURL_MAX_WRITE_SIZE;
+    c->ring = malloc(c->ring_cap);
+    if (!c->md5 || !c->ring || EVP_DigestInit_ex(c->md5, EVP_md5(), NULL) != 1)
+        return -ENOMEM;
+    return 0;
+}
+
+/* GET the source object into the ring (s3_call c->a; body to pipe_get_write). */
+static int source_get_prepare(struct copy *c)
+{
+    s3_call_finish(&c->a);
+    int r = s3_get_object_prepare(&c->a, c->ev->src_bucket, c->ev->key, 1, 0, c->etag,
+                                  pipe_get_write, c);
+    if (r == 0 && c->ev->version_id && *c->ev->version_id &&
+        strcmp(c->ev->version_id, "null") != 0)
+        r = s3_call_query(&c->a, "versionId", c->ev->version_id);
+    return r;
+}
+
 static void transfer_start(struct copy *c)
 {
     if (c->size >= c->t->threshold) {
@@ -455,14 +545,7 @@ static void transfer_start(struct copy *c)
         return;
     }
     c->state = CP_TRANSFER;
-    c->md5 = EVP_MD_CTX_new();
-    /* curl hands the GET body in pieces of up to 16 KiB (CURL_MAX_WRITE_SIZE):
-     * a smaller ring could never take one */
-    c->ring_cap = c->size < RING_SIZE ? (size_t) c->size : RING_SIZE;
-    if (c->ring_cap < CURL_MAX_WRITE_SIZE)
-        c->ring_cap = CURL_MAX_WRITE_SIZE;
-    c->ring = c->size ? malloc(c->ring_cap) : NULL;
-    if (!c->md5 || (c->size && !c->ring) || EVP_DigestInit_ex(c->md5, EVP_md5(), NULL) != 1) {
+    if (!c->fast && ring_init(c) < 0) { /* the short way has its body in the ring already */
         copy_end(c, -ENOMEM, "s3 target: out of memory");
         return;
     }
@@ -479,15 +562,10 @@ static void transfer_start(struct copy *c)
         copy_end(c, r, d);
         return;
     }
-    if (c->size == 0) {
+    if (c->size == 0 && !c->fast) {
         c->get_done = true; /* nothing to read: no GET at all */
-    } else {
-        s3_call_finish(&c->a);
-        r = s3_get_object_prepare(&c->a, c->ev->src_bucket, c->ev->key, 1, 0, c->etag,
-                                  pipe_get_write, c);
-        if (r == 0 && c->ev->version_id && *c->ev->version_id &&
-            strcmp(c->ev->version_id, "null") != 0)
-            r = s3_call_query(&c->a, "versionId", c->ev->version_id);
+    } else if (!c->fast) {
+        r = source_get_prepare(c);
         if (r == 0)
             r = s3_call_start(c->ev->src_s3, &c->a, on_get_done, c);
         if (r < 0) {
@@ -546,7 +624,7 @@ static void after_metadata(struct copy *c)
     if (bucket_known(c->t, c->ev->dst_bucket))
         transfer_start(c);
     else if (bucket_creating(c->t, c->ev->dst_bucket))
-        loop_timer_arm(c->t->loop, &c->wait, 20, after_metadata_cb, c);
+        loop_timer_arm(c->t->loop, &c->wait, WAIT_MS, after_metadata_cb, c);
     else
         mkbucket_start(c);
 }
@@ -577,6 +655,29 @@ static void tags_start(struct copy *c)
     start_or_end(c, c->ev->src_s3);
 }
 
+/* The short way reads the object now: its answer's headers are what
+ * tags_start and the PUT need. */
+static void source_read_start(struct copy *c)
+{
+    c->state = CP_GET_SRC;
+    int r = ring_init(c);
+    if (r == 0)
+        r = source_get_prepare(c);
+    if (r < 0) {
+        copy_end(c, r, "s3 target: cannot build the source GET");
+        return;
+    }
+    start_or_end(c, c->ev->src_s3);
+}
+
+static void metadata_next(struct copy *c)
+{
+    if (c->fast)
+        source_read_start(c);
+    else
+        tags_start(c);
+}
+
 static void acl_start(struct copy *c)
 {
     const struct cfg_profile *p = c->ev->profile;
@@ -586,7 +687,7 @@ static void acl_start(struct copy *c)
             copy_end(c, r, "out of memory");
             return;
         }
-        tags_start(c);
+        metadata_next(c);
         return;
     }
     c->state = CP_GET_ACL;
@@ -615,6 +716,64 @@ static void start_or_end(struct copy *c, struct s3_client *s3)
     int r = s3_call_start(s3, &c->a, on_call_done, c);
     if (r < 0)
         copy_end(c, r, err_get());
+}
+
+static void head_dst_start(struct copy *c)
+{
+    c->state = CP_HEAD_DST;
+    s3_call_finish(&c->a);
+    int r = s3_head_object_prepare(&c->a, c->ev->dst_bucket, c->ev->dst_key);
+    if (r < 0) {
+        copy_end(c, r, "s3 target: cannot build HEAD");
+        return;
+    }
+    start_or_end(c, c->t->s3);
+}
+
+static void dst_check_cb(void *ud);
+
+/* Does the target hold the object? A HEAD answers, unless the object comes
+ * from a full-sync listing of a prefix found empty (see the top). */
+static void dst_check(struct copy *c)
+{
+    struct sync_event *ev = c->ev;
+    if (!c->fast || !ev->dst_prefix) {
+        head_dst_start(c);
+        return;
+    }
+    struct probe *p = probe_find(c->t, ev->dst_bucket, ev->dst_prefix);
+    if (p && p->state == PROBE_RUNNING) {
+        loop_timer_arm(c->t->loop, &c->wait, WAIT_MS, dst_check_cb, c);
+        return;
+    }
+    if (p) {
+        if (p->state == PROBE_EMPTY)
+            acl_start(c);
+        else
+            head_dst_start(c);
+        return;
+    }
+    if (!probe_add(c->t, ev->dst_bucket, ev->dst_prefix)) {
+        head_dst_start(c);
+        return;
+    }
+    c->state = CP_PROBE;
+    char *prefix = *ev->dst_prefix ? mapping_key(ev->dst_prefix, "") : NULL;
+    s3_call_finish(&c->a);
+    int r = *ev->dst_prefix && !prefix ? -ENOMEM : 0;
+    if (r == 0)
+        r = s3_list_objects_prepare(&c->a, ev->dst_bucket, prefix, NULL, 1);
+    free(prefix);
+    if (r < 0) {
+        copy_end(c, r, "s3 target: cannot build the LIST");
+        return;
+    }
+    start_or_end(c, c->t->s3);
+}
+
+static void dst_check_cb(void *ud)
+{
+    dst_check(ud);
 }
 
 static void mkbucket_start(struct copy *c)
@@ -674,13 +833,27 @@ static void step(struct copy *c)
         /* keep this call: its headers are the object's metadata */
         c->src_head = c->a;
         s3_call_init(&c->a);
-        c->state = CP_HEAD_DST;
-        int r = s3_head_object_prepare(&c->a, ev->dst_bucket, ev->dst_key);
-        if (r < 0) {
-            copy_end(c, r, "s3 target: cannot build HEAD");
-            return;
-        }
-        start_or_end(c, c->t->s3);
+        head_dst_start(c);
+        return;
+    }
+    case CP_PROBE: {
+        struct probe *p = probe_find(c->t, ev->dst_bucket, ev->dst_prefix);
+        struct xml_list_objects l = {0};
+        bool empty = c->a.err == -ENOENT; /* no such bucket */
+        if (c->a.err == 0 && xml_parse_list_objects(&l, c->a.resp ? c->a.resp : "",
+                                                    c->a.resp_len) == 0)
+            empty = l.nobjects == 0 && l.nprefixes == 0;
+        xml_list_objects_finish(&l);
+        if (c->a.err < 0 && c->a.err != -ENOENT)
+            log_debug("target=s3 bucket=%s prefix=\"%s\" msg=\"cannot list: every object is "
+                      "HEADed\" error=\"%s\"",
+                      ev->dst_bucket, ev->dst_prefix, c->a.detail ? c->a.detail : "");
+        if (p)
+            p->state = empty ? PROBE_EMPTY : PROBE_HELD;
+        if (empty)
+            acl_start(c);
+        else
+            head_dst_start(c);
         return;
     }
     case CP_HEAD_DST:
@@ -718,7 +891,7 @@ static void step(struct copy *c)
         if (c->grants.dropped)
             log_debug("bucket=%s key=\"%s\" msg=\"grants without a mapping dropped\" count=%zu",
                       ev->bucket_name, ev->key, c->grants.dropped);
-        tags_start(c);
+        metadata_next(c);
         return;
     }
     case CP_GET_TAGS: {
@@ -739,6 +912,35 @@ static void step(struct copy *c)
             return;
         }
         after_metadata(c);
+        return;
+    }
+    case CP_GET_SRC: {
+        if (c->a.err == -ENOENT || c->a.err == -ESTALE) {
+            ev->skipped = true; /* changed or gone since the listing: its log entry follows */
+            copy_end(c, 0, NULL);
+            return;
+        }
+        if (c->a.err < 0) {
+            copy_end(c, c->a.err, c->a.detail);
+            return;
+        }
+        /* the answer's headers are the object's metadata, as a HEAD's are;
+         * its mtime (to the ns, as a HEAD's) is what the target records */
+        const char *mt = s3_call_resp_header(&c->a, "rgwx-mtime");
+        struct timefmt_ns t;
+        if (mt && timefmt_parse(&t, mt) == 0)
+            timefmt_secnsec(c->mtime, sizeof(c->mtime), &t);
+        if (c->ring_used != c->size) {
+            char d[256];
+            (void) snprintf(d, sizeof(d), "source: GET %s/%s: %zu bytes, the listing said %llu",
+                            ev->src_bucket, ev->key, c->ring_used, (unsigned long long) c->size);
+            copy_end(c, -EPROTO, d);
+            return;
+        }
+        c->src_head = c->a;
+        s3_call_init(&c->a);
+        c->get_done = true;
+        tags_start(c);
         return;
     }
     case CP_MKBUCKET:
@@ -773,6 +975,22 @@ static int s3t_sync_object(void *inst, struct sync_event *ev)
     s3_call_init(&c->a);
     s3_call_init(&c->put);
     s3_call_init(&c->src_head);
+    struct timefmt_ns mt;
+    if (ev->etag && *ev->etag && ev->size <= RING_SIZE && ev->size < t->threshold &&
+        ev->timestamp && timefmt_parse(&mt, ev->timestamp) == 0) {
+        /* the short way: the listing told etag, size and mtime */
+        c->fast = true;
+        c->etag = strdup(ev->etag);
+        c->size = ev->size;
+        timefmt_secnsec(c->mtime, sizeof(c->mtime), &mt);
+        if (!c->etag) {
+            copy_free(c);
+            return -ENOMEM;
+        }
+        /* from the loop, not from inside this call: a step may end the copy */
+        loop_timer_arm(t->loop, &c->wait, 0, dst_check_cb, c);
+        return 0;
+    }
     int r = s3_head_object_prepare(&c->a, ev->src_bucket, ev->key);
     if (r == 0 && ev->version_id && *ev->version_id && strcmp(ev->version_id, "null") != 0)
         r = s3_call_query(&c->a, "versionId", ev->version_id);

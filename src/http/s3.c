@@ -911,20 +911,29 @@ int s3_list_uploads(struct s3_client *c, const char *bucket, const char *prefix,
     return r;
 }
 
+int s3_list_objects_prepare(struct s3_call *call, const char *bucket, const char *prefix,
+                            const char *continuation, int max_keys)
+{
+    char mk[16];
+    (void) snprintf(mk, sizeof(mk), "%d", max_keys > 0 ? max_keys : 1000);
+    int r;
+    if ((r = s3_call_set(call, "GET", bucket, NULL)) < 0 ||
+        (r = s3_call_query(call, "list-type", "2")) < 0 ||
+        (r = s3_call_query(call, "encoding-type", "url")) < 0 ||
+        (r = s3_call_query(call, "max-keys", mk)) < 0 ||
+        (prefix && (r = s3_call_query(call, "prefix", prefix)) < 0) ||
+        (continuation && (r = s3_call_query(call, "continuation-token", continuation)) < 0))
+        return r;
+    return 0;
+}
+
 int s3_list_objects(struct s3_client *c, const char *bucket, const char *prefix,
                     const char *continuation, int max_keys, struct xml_list_objects *out)
 {
     struct s3_call call;
     s3_call_init(&call);
-    char mk[16];
-    (void) snprintf(mk, sizeof(mk), "%d", max_keys > 0 ? max_keys : 1000);
-    int r;
-    if ((r = s3_call_set(&call, "GET", bucket, NULL)) == 0 &&
-        (r = s3_call_query(&call, "list-type", "2")) == 0 &&
-        (r = s3_call_query(&call, "encoding-type", "url")) == 0 &&
-        (r = s3_call_query(&call, "max-keys", mk)) == 0 &&
-        (!prefix || (r = s3_call_query(&call, "prefix", prefix)) == 0) &&
-        (!continuation || (r = s3_call_query(&call, "continuation-token", continuation)) == 0))
+    int r = s3_list_objects_prepare(&call, bucket, prefix, continuation, max_keys);
+    if (r == 0)
         r = s3_call_run(c, &call);
     if (r == 0)
         r = xml_parse_list_objects(out, call.resp ? call.resp : "", call.resp_len);

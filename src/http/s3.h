@@ -197,6 +197,8 @@ int s3_list_uploads(struct s3_client *c, const char *bucket, const char *prefix,
                     const char *key_marker, const char *upload_id_marker,
                     struct xml_list_uploads *out);
 /* One page of ListObjectsV2 (encoding-type=url, keys decoded). */
+int s3_list_objects_prepare(struct s3_call *call, const char *bucket, const char *prefix,
+                            const char *continuation, int max_keys);
 int s3_list_objects(struct s3_client *c, const char *bucket, const char *prefix,
                     const char *continuation, int max_keys, struct xml_list_objects *out);
 int s3_get_acl(struct s3_client *c, const char *bucket, const char *key, struct xml_acl *out);

@@ -155,6 +155,7 @@ static int op_start(struct batch *b, enum sync_op kind, const char *pos, const c
     ev->versioned_epoch = versioned_epoch;
     ev->dst_bucket = c->dst_bucket;
     ev->dst_key = o->dst_key;
+    ev->dst_prefix = c->prefix;
     ev->storage_class = c->prof->storage_class;
     ev->profile = c->prof;
     ev->done = op_done;

@@ -39,13 +39,15 @@ struct sync_event {
     const char *key;
     const char *version_id;  /* NULL or "" when unversioned */
     const char *timestamp;   /* bilog/listing mtime of the change (ISO or "sec.nsec") */
-    const char *etag;        /* when known from a listing, else NULL (the module HEADs) */
+    const char *etag;        /* when known from a full sync's listing, else NULL (the
+                              * module HEADs); with it, timestamp is the listing's mtime */
     uint64_t size;           /* valid when etag != NULL */
     uint64_t versioned_epoch;
 
     /* the target object */
     const char *dst_bucket;
     const char *dst_key;
+    const char *dst_prefix;    /* the bucket's key prefix there: "" or "a/b" (no '/' at the end) */
     const char *storage_class; /* NULL = target's default */
     const struct cfg_profile *profile; /* ACL mapping and acl_mode; borrowed */
 

@@ -793,6 +793,109 @@ static void test_transfer__orphan_sweep_keeps_owned_uploads(void)
     cleanup(sb, key, tb);
 }
 
+/* 5. Small objects of a full sync into an empty target prefix: a GET and a
+ * PUT each, one LIST for the prefix, no target HEAD, and the metadata a
+ * source HEAD would have given still lands. A second full sync (a fresh
+ * state, the same target) finds the prefix held: a HEAD each, nothing sent. */
+#define SMALL_N 24
+
+static int put_small(const char *bucket, const char *key, size_t len, bool with_meta,
+                     char md5[33])
+{
+    unsigned char *data = malloc(len ? len : 1);
+    if (!data)
+        return -ENOMEM;
+    for (size_t i = 0; i < len; i++)
+        data[i] = (unsigned char) random();
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    EVP_Digest(data, len, md, &mdlen, EVP_md5(), NULL);
+    for (unsigned i = 0; i < 16; i++)
+        snprintf(md5 + 2 * i, 3, "%02x", md[i]);
+    struct s3_call call;
+    s3_call_init(&call);
+    int r = s3_call_set(&call, "PUT", bucket, key);
+    if (r == 0)
+        r = s3_call_body(&call, data, len);
+    if (r == 0 && with_meta) {
+        r = s3_call_header(&call, "Content-Type", "text/x-small");
+        if (r == 0)
+            r = s3_call_header(&call, "x-amz-meta-colour", "teal");
+        if (r == 0)
+            r = s3_call_header(&call, "x-amz-tagging", "tier=gold");
+    }
+    if (r == 0)
+        r = s3_call_run(src, &call);
+    if (r < 0)
+        printf("# PUT %s/%s: %s\n", bucket, key, err_get());
+    s3_call_finish(&call);
+    free(data);
+    return r;
+}
+
+static void test_transfer__small_full_sync_costs_get_and_put(void)
+{
+    const char *scen = "small";
+    char sb[64], tb[64], cfg[512], log[512], md5[SMALL_N][33];
+    src_bucket(sb, sizeof(sb), scen);
+    tgt_bucket(tb, sizeof(tb), scen);
+    CHECK_INT(s3_create_bucket(src, sb, NULL), 0);
+    for (int i = 0; i < SMALL_N; i++) {
+        char key[32];
+        snprintf(key, sizeof(key), "s%02d", i);
+        /* 0 bytes, a few, and up to the short way's 256 KiB ring and past it */
+        size_t len = i == 0 ? 0 : i == SMALL_N - 1 ? 256 * 1024 + 1 : (size_t) i * 9973;
+        CHECK_INT(put_small(sb, key, len, i == 1, md5[i]), 0);
+    }
+    struct cfgopt o = {.name = scen, .part_conc = 4, .threshold = "32M", .min_part = "8M"};
+    CHECK_INT(cfg_write(cfg, sizeof(cfg), &o), 0);
+    CHECK_INT(set_rules("[]"), 200);
+    CHECK_INT(stats_reset(), 200);
+    path_in(log, sizeof(log), &ctx, "small-once.log");
+    CHECK_INT(sync_once(&ctx, cfg, log, ONCE_MS), 0);
+    print_stats("after the first full sync");
+    CHECK_INT(counter("PutObject", "requests"), SMALL_N);
+    CHECK_INT(counter("ListObjects", "requests"), 1);
+    /* the one past the ring goes the long way (HEAD source, HEAD target) */
+    CHECK_INT(counter("HeadObject", "requests"), 1);
+    for (int i = 0; i < SMALL_N; i++) {
+        char tkey[128], got[33];
+        uint64_t glen = 0;
+        snprintf(tkey, sizeof(tkey), "%s/s%02d", sb, i);
+        CHECK_INT(target_md5(tb, tkey, got, &glen), 0);
+        CHECK_STR(got, md5[i]);
+    }
+    struct s3_call head;
+    s3_call_init(&head);
+    char tkey[128];
+    snprintf(tkey, sizeof(tkey), "%s/s01", sb);
+    CHECK_INT(s3_head_object(tgt, &head, tb, tkey), 0);
+    const char *ct = s3_call_resp_header(&head, "content-type");
+    const char *colour = s3_call_resp_header(&head, "x-amz-meta-colour");
+    const char *tags = s3_call_resp_header(&head, "x-amz-tagging-count");
+    const char *setag = s3_call_resp_header(&head, "x-amz-meta-rgwx-source-etag");
+    CHECK_STR(ct ? ct : "", "text/x-small");
+    CHECK_STR(colour ? colour : "", "teal");
+    CHECK_STR(tags ? tags : "", "1");
+    CHECK_STR(setag ? setag : "", md5[1]);
+    s3_call_finish(&head);
+
+    /* again from a fresh state: everything is there already */
+    CHECK_INT(cfg_write(cfg, sizeof(cfg), &o), 0);
+    CHECK_INT(stats_reset(), 200);
+    path_in(log, sizeof(log), &ctx, "small-once-2.log");
+    CHECK_INT(sync_once(&ctx, cfg, log, ONCE_MS), 0);
+    print_stats("after the second full sync");
+    CHECK_INT(counter("PutObject", "requests"), 0);
+    CHECK_INT(counter("ListObjects", "requests"), 1);
+    CHECK_INT(counter("HeadObject", "requests"), SMALL_N);
+    for (int i = 0; i < SMALL_N; i++) {
+        char key[32];
+        snprintf(key, sizeof(key), "s%02d", i);
+        cleanup(sb, key, tb);
+    }
+}
+
 int main(void)
 {
     srandom((unsigned) time(NULL) ^ (unsigned) getpid());
@@ -850,6 +953,8 @@ int main(void)
         RUN(test_transfer__orphan_sweep_keeps_owned_uploads);
         printf("# (%.0f s)\n", now_s() - t0);
         RUN(test_transfer__small_part_budget_still_completes);
+        printf("# (%.0f s)\n", now_s() - t0);
+        RUN(test_transfer__small_full_sync_costs_get_and_put);
         printf("# total %.0f s\n", now_s() - t0);
     }
 
