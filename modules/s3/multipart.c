@@ -5,6 +5,7 @@
 #include "http/s3.h"
 #include "http/xml.h"
 #include "log.h"
+#include "md5mb.h"
 #include "state/state_api.h"
 #include "sync/parts.h"
 #include "sync/target.h"
@@ -20,6 +21,10 @@
 
 #define PART_ATTEMPTS 6
 #define POOL_WAIT_MS 20
+/* bytes read and not hashed yet, across all parts, that start a hashing
+ * round: enough for every lane to have a run of blocks, little enough to
+ * be hashed while still in the cache */
+#define HASH_BATCH (4u << 20)
 
 enum part_state { PART_TODO = 0, PART_BUSY, PART_DONE };
 
@@ -32,6 +37,22 @@ struct part_job {
     size_t len, got;
     int attempts;
     struct s3_call get, put;
+    struct loop_timer timer;
+    struct md5mb md5; /* of buf[0..hashed) */
+    size_t hashed;
+    bool hashing;   /* in the hasher's list */
+    bool read_done; /* the GET ended well: UploadPart once the rest is hashed */
+};
+
+struct mp_hasher {
+    struct loop *loop;
+    struct part_job **jobs; /* parts being read, or read and waiting for their MD5 */
+    size_t n, cap;
+    struct part_job **ready; /* scratch for a round, cap entries */
+    struct md5mb **ctx;
+    const unsigned char **data;
+    size_t *len;
+    size_t pending; /* bytes read, not hashed */
     struct loop_timer timer;
 };
 
@@ -281,6 +302,117 @@ static void complete_start(struct mp *m)
     }
 }
 
+/* ----------------------------------------------------------------- hasher */
+
+int mp_hasher_new(struct mp_hasher **out, struct loop *loop)
+{
+    struct mp_hasher *h = calloc(1, sizeof(*h));
+    if (!h)
+        return -ENOMEM;
+    h->loop = loop;
+    *out = h;
+    return 0;
+}
+
+void mp_hasher_free(struct mp_hasher *h)
+{
+    if (!h)
+        return;
+    loop_timer_cancel(h->loop, &h->timer);
+    free(h->jobs);
+    free(h->ready);
+    free(h->ctx);
+    free(h->data);
+    free(h->len);
+    free(h);
+}
+
+static int hasher_add(struct mp_hasher *h, struct part_job *j)
+{
+    if (h->n == h->cap) {
+        size_t cap = h->cap ? 2 * h->cap : 64;
+        struct part_job **jobs = realloc(h->jobs, cap * sizeof(*jobs));
+        if (jobs)
+            h->jobs = jobs;
+        struct part_job **ready = realloc(h->ready, cap * sizeof(*ready));
+        if (ready)
+            h->ready = ready;
+        struct md5mb **ctx = realloc(h->ctx, cap * sizeof(*ctx));
+        if (ctx)
+            h->ctx = ctx;
+        const unsigned char **data = realloc(h->data, cap * sizeof(*data));
+        if (data)
+            h->data = data;
+        size_t *len = realloc(h->len, cap * sizeof(*len));
+        if (len)
+            h->len = len;
+        if (!jobs || !ready || !ctx || !data || !len)
+            return -ENOMEM;
+        h->cap = cap;
+    }
+    h->jobs[h->n++] = j;
+    j->hashing = true;
+    return 0;
+}
+
+static void hasher_drop(struct part_job *j)
+{
+    struct mp_hasher *h = j->m->env.hasher;
+    if (!j->hashing)
+        return;
+    for (size_t i = 0; i < h->n; i++) {
+        if (h->jobs[i] == j) {
+            h->jobs[i] = h->jobs[--h->n];
+            break;
+        }
+    }
+    h->pending -= j->got - j->hashed < h->pending ? j->got - j->hashed : h->pending;
+    j->hashing = false;
+}
+
+static void part_upload(struct part_job *j);
+
+/* A round: every part's new bytes through md5mb together, then the parts
+ * whose GET has ended go to UploadPart. */
+static void hasher_run(void *ud)
+{
+    struct mp_hasher *h = ud;
+    size_t k = 0;
+    for (size_t i = 0; i < h->n; i++) {
+        struct part_job *j = h->jobs[i];
+        if (j->got == j->hashed)
+            continue;
+        h->ctx[k] = &j->md5;
+        h->data[k] = (const unsigned char *) j->buf + j->hashed;
+        h->len[k] = j->got - j->hashed;
+        j->hashed = j->got;
+        k++;
+    }
+    md5mb_update_many(h->ctx, h->data, h->len, k);
+    h->pending = 0;
+    size_t nready = 0;
+    for (size_t i = 0; i < h->n;) {
+        struct part_job *j = h->jobs[i];
+        if (j->read_done) {
+            h->ready[nready++] = j;
+            h->jobs[i] = h->jobs[--h->n];
+            j->hashing = false;
+        } else {
+            i++;
+        }
+    }
+    /* an UploadPart that cannot start may end its part and start others
+     * (hasher_add): h->ready is not touched by that */
+    for (size_t i = 0; i < nready; i++)
+        part_upload(h->ready[i]);
+}
+
+static void hasher_kick(struct mp_hasher *h)
+{
+    if (!h->timer.armed)
+        loop_timer_arm(h->loop, &h->timer, 0, hasher_run, h);
+}
+
 /* ------------------------------------------------------------------ parts */
 
 static void pump(struct mp *m);
@@ -288,6 +420,7 @@ static void mp_create(struct mp *m);
 
 static void part_free(struct part_job *j)
 {
+    hasher_drop(j);
     loop_timer_cancel(j->m->env.loop, &j->timer);
     s3_call_finish(&j->get);
     s3_call_finish(&j->put);
@@ -310,6 +443,7 @@ static void part_send(void *ud);
 static void part_retry_later(struct part_job *j, int err, const char *detail)
 {
     struct mp *m = j->m;
+    hasher_drop(j);
     if (++j->attempts >= PART_ATTEMPTS || m->err) {
         m->pstate[j->n - 1] = PART_TODO;
         fail(m, err, detail);
@@ -359,6 +493,9 @@ static size_t part_sink(void *ud, const char *buf, size_t len)
         return 0; /* more than the range: abort, the source is not what we planned */
     memcpy(j->buf + j->got, buf, len);
     j->got += len;
+    struct mp_hasher *h = j->m->env.hasher;
+    if (j->hashing && (h->pending += len) >= HASH_BATCH)
+        hasher_kick(h);
     return len;
 }
 
@@ -385,9 +522,29 @@ static void on_part_get(struct s3_call *call, void *ud)
         }
         return;
     }
+    if (j->hashing) {
+        j->read_done = true; /* UploadPart after the hasher's next round */
+        hasher_kick(m->env.hasher);
+        return;
+    }
+    part_upload(j);
+}
+
+/* UploadPart of a part read whole, with its Content-MD5. */
+static void part_upload(struct part_job *j)
+{
+    struct mp *m = j->m;
     s3_call_finish(&j->put);
-    int r = s3_upload_part_prepare(&j->put, m->dst_bucket, m->dst_key, m->upload_id, (int) j->n,
+    int r;
+    if (j->hashed == j->len) { /* the hasher has it all */
+        unsigned char md[MD5MB_DIGEST_LEN];
+        md5mb_final(&j->md5, md);
+        r = s3_upload_part_prepare_md5(&j->put, m->dst_bucket, m->dst_key, m->upload_id,
+                                       (int) j->n, j->buf, j->len, md);
+    } else {
+        r = s3_upload_part_prepare(&j->put, m->dst_bucket, m->dst_key, m->upload_id, (int) j->n,
                                    j->buf, j->len);
+    }
     if (r == 0)
         r = s3_call_start(m->env.dst, &j->put, on_part_put, j);
     if (r < 0)
@@ -406,7 +563,14 @@ static void part_send(void *ud)
     }
     uint64_t first, last;
     part_range(&m->plan, j->n, &first, &last);
+    hasher_drop(j);
     j->got = 0;
+    j->hashed = 0;
+    j->read_done = false;
+    md5mb_init(&j->md5);
+    if (m->env.hasher && hasher_add(m->env.hasher, j) < 0)
+        log_debug("target=s3 key=\"%s\" part=%u msg=\"hashed alone: out of memory\"",
+                  m->dst_key, j->n);
     s3_call_finish(&j->get);
     int r = s3_get_object_prepare(&j->get, m->src_bucket, m->key, first, last, m->etag, part_sink,
                                   j);

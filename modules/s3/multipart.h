@@ -6,7 +6,11 @@
  * time; each part is retried alone. The upload record (state backend) is
  * written before the first part and after each part, and deleted after a
  * verified complete: after a crash or an error, a job for the same,
- * unchanged source object asks ListParts and sends only what is missing. */
+ * unchanged source object asks ListParts and sends only what is missing.
+ *
+ * The Content-MD5s: a part's bytes are hashed as they arrive, together with
+ * those of every other part being read (md5mb lanes), in rounds on the loop
+ * (mp_hasher): one core then hashes many parts at the speed it hashes one. */
 #ifndef RGW2CLOUD_MULTIPART_H
 #define RGW2CLOUD_MULTIPART_H
 
@@ -16,6 +20,7 @@
 
 struct bufpool;
 struct loop;
+struct mp_hasher;
 struct s3_client;
 struct state;
 struct sync_event;
@@ -25,12 +30,17 @@ struct mp_env {
     struct s3_client *dst;
     struct state *st;     /* upload records */
     struct bufpool *pool; /* part buffers */
+    struct mp_hasher *hasher; /* NULL: each part hashed alone when read */
     const char *target_id; /* the connection's id or endpoint, for records */
     uint64_t min_part;
     uint64_t provider_min;
     unsigned part_concurrency;
     bool etag_md5_of_parts; /* the target's ETag is md5-of-md5s "-N" (not COS) */
 };
+
+/* One per target instance: the parts of all its jobs are hashed together. */
+int mp_hasher_new(struct mp_hasher **out, struct loop *loop);
+void mp_hasher_free(struct mp_hasher *h); /* accepts NULL; no part in flight */
 
 /* Called once, from the loop: 0 = the target holds the object; -ESTALE =
  * the source changed (the upload was aborted, nothing left behind); other

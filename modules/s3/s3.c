@@ -146,8 +146,12 @@ static int s3t_create(const struct target_env *env, void **inst)
         .region = env->conn->region,
         .virtual_host = env->conn->virtual_host,
     };
-    int r = s3_client_new(&t->s3, env->loop, &ep);
+    struct mp_hasher *hasher = NULL;
+    int r = mp_hasher_new(&hasher, env->loop);
+    if (r == 0)
+        r = s3_client_new(&t->s3, env->loop, &ep);
     if (r < 0) {
+        mp_hasher_free(hasher);
         free(t);
         return r;
     }
@@ -159,6 +163,7 @@ static int s3t_create(const struct target_env *env, void **inst)
         .dst = t->s3,
         .st = env->st,
         .pool = env->pool,
+        .hasher = hasher,
         .target_id = env->conn->id ? env->conn->id : env->conn->endpoint,
         .min_part = cfg ? cfg->s3.multipart_min_part_size : 32ull << 20,
         .provider_min = env->conn->provider == CFG_PROVIDER_COS ? PARTS_COS_MIN : PARTS_AWS_MIN,
@@ -186,6 +191,7 @@ static void s3t_destroy(void *inst)
         free(t->probes[i].prefix);
     }
     free(t->probes);
+    mp_hasher_free(t->mp.hasher);
     s3_client_free(t->s3);
     free(t);
 }

@@ -739,31 +739,33 @@ int s3_create_multipart(struct s3_client *c, struct s3_call *call, const char *b
     return r;
 }
 
-static void md5_base64(char out[32], const void *data, size_t len)
+int s3_upload_part_prepare_md5(struct s3_call *call, const char *bucket, const char *key,
+                               const char *upload_id, int part_number, const void *data,
+                               size_t len, const unsigned char md5[16])
 {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
-    (void) EVP_Digest(data, len, md, &mdlen, EVP_md5(), NULL);
-    (void) EVP_EncodeBlock((unsigned char *) out, md, (int) mdlen);
-}
-
-int s3_upload_part_prepare(struct s3_call *call, const char *bucket, const char *key,
-                           const char *upload_id, int part_number, const void *data, size_t len)
-{
-    char num[16], md5[32];
+    char num[16], b64[32];
     (void) snprintf(num, sizeof(num), "%d", part_number);
-    md5_base64(md5, data, len);
+    (void) EVP_EncodeBlock((unsigned char *) b64, md5, 16);
     int r;
     if ((r = s3_call_set(call, "PUT", bucket, key)) < 0 ||
         (r = s3_call_query(call, "partNumber", num)) < 0 ||
         (r = s3_call_query(call, "uploadId", upload_id)) < 0 ||
-        (r = s3_call_header(call, "Content-MD5", md5)) < 0)
+        (r = s3_call_header(call, "Content-MD5", b64)) < 0)
         return r;
     /* parts are large and carry Content-MD5: hashing them again for the
      * signature would only cost CPU */
     s3_call_body_ref(call, data, len);
     call->unsigned_payload = true;
     return 0;
+}
+
+int s3_upload_part_prepare(struct s3_call *call, const char *bucket, const char *key,
+                           const char *upload_id, int part_number, const void *data, size_t len)
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    (void) EVP_Digest(data, len, md, &mdlen, EVP_md5(), NULL);
+    return s3_upload_part_prepare_md5(call, bucket, key, upload_id, part_number, data, len, md);
 }
 
 int s3_upload_part(struct s3_client *c, const char *bucket, const char *key,

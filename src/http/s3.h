@@ -175,6 +175,10 @@ int s3_create_multipart_prepare(struct s3_call *call, const char *bucket, const 
  * Content-MD5, UNSIGNED-PAYLOAD; *etag (malloc'd, unquoted). */
 int s3_upload_part_prepare(struct s3_call *call, const char *bucket, const char *key,
                            const char *upload_id, int part_number, const void *data, size_t len);
+/* The same with the part's MD5 already known (md5mb hashes many parts at once). */
+int s3_upload_part_prepare_md5(struct s3_call *call, const char *bucket, const char *key,
+                               const char *upload_id, int part_number, const void *data,
+                               size_t len, const unsigned char md5[16]);
 int s3_upload_part(struct s3_client *c, const char *bucket, const char *key,
                    const char *upload_id, int part_number, const void *data, size_t len,
                    char **etag);
