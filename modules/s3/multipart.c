@@ -84,6 +84,7 @@ struct mp {
     struct loop_timer pool_timer;
     int64_t started;
     bool pumping, repump;
+    bool completing; /* CompleteMultipartUpload (or its HEAD) asked: no part starts again */
     char *stale_bucket, *stale_key, *stale_upload; /* an older version's upload to abort */
 };
 
@@ -272,6 +273,9 @@ static void on_complete(struct s3_call *call, void *ud)
 
 static void complete_start(struct mp *m)
 {
+    /* a late pool timer must not pump into a second complete */
+    m->completing = true;
+    loop_timer_cancel(m->env.loop, &m->pool_timer);
     struct xml_part *parts = calloc(m->plan.nparts, sizeof(*parts));
     if (!parts) {
         fail(m, -ENOMEM, "out of memory");
@@ -595,6 +599,8 @@ static void pump(struct mp *m)
         m->repump = true;
         return;
     }
+    if (m->completing)
+        return;
     m->pumping = true;
 again:
     m->repump = false;
