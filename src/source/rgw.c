@@ -384,64 +384,61 @@ int rgw_datalog_list(struct rgw_source *src, int shard, const char *marker, int 
     return r;
 }
 
-/* ---- many datalog shards at once: one engine for info and list */
+/* ---- many requests at once: RGW delays each admin answer's body ~40 ms
+ * (Nagle, beast without tcp_nodelay), so n requests in a row cost n times
+ * that. One engine: a request i is built by prepare(), its answer parsed by
+ * parse(); up to MANY_IN_FLIGHT go at once on the source's loop. */
 
 #define MANY_IN_FLIGHT 32
 
 struct many {
     struct rgw_source *src;
     int *errs;
-    /* what is asked: info (pages == NULL) or a list page from markers[i] */
+    int inflight;
+    int (*prepare)(const struct many *m, int i, struct s3_call *call);
+    int (*parse)(const struct many *m, int i, const struct s3_call *call);
+    /* the asking function's arguments and results */
     struct rgw_dl_info *infos;
     struct rgw_dl_page *pages;
     const char *const *markers;
+    const char *const *versions;
+    const char *const *keys;
+    const struct rgw_bucket *bucket;
+    const int *shards;
+    struct rgw_bl_info *bl_infos;
+    struct rgw_obj_page *obj_pages;
+    struct rgw_bl_page *bl_pages;
     int max;
-    int inflight;
 };
 
 struct many_call {
     struct s3_call call;
     struct many *m;
-    int shard;
+    int i;
 };
 
 static void many_done(struct s3_call *call, void *ud)
 {
     struct many_call *c = ud;
     struct many *m = c->m;
-    int i = c->shard;
     int r = call_outcome(call);
-    if (r == 0 && m->pages)
-        r = in_request(rgw_parse_dl_page(call->resp, call->resp_len, &m->pages[i]), "admin",
-                       "log");
-    else if (r == 0)
-        r = in_request(rgw_parse_dl_info(call->resp, call->resp_len, &m->infos[i]), "admin",
-                       "log");
-    m->errs[i] = r;
+    if (r == 0)
+        r = m->parse(m, c->i, call);
+    m->errs[c->i] = r;
     m->inflight--;
     s3_call_finish(&c->call);
     free(c);
 }
 
-static int many_start(struct many *m, int shard)
+static int many_start(struct many *m, int i)
 {
     struct many_call *c = calloc(1, sizeof(*c));
     if (!c)
         return -ENOMEM;
     s3_call_init(&c->call);
     c->m = m;
-    c->shard = shard;
-    int r;
-    if (m->pages) {
-        struct dl_list_q l;
-        dl_list_query(&l, shard, m->markers[shard], m->max);
-        r = call_prepare(&c->call, "admin", "log", l.q, 5);
-    } else {
-        char id[16];
-        (void) snprintf(id, sizeof(id), "%d", shard);
-        const struct qp q[] = {{"type", "data"}, {"id", id}, {"info", NULL}};
-        r = call_prepare(&c->call, "admin", "log", q, 3);
-    }
+    c->i = i;
+    int r = m->prepare(m, i, &c->call);
     if (r == 0)
         r = s3_call_start(m->src->s3, &c->call, many_done, c);
     if (r < 0) {
@@ -470,11 +467,40 @@ static void many_run(struct many *m, int n, const bool *want)
         (void) loop_run_once(loop, 1000);
 }
 
+static int dl_info_prepare(const struct many *m, int i, struct s3_call *call)
+{
+    (void) m;
+    char id[16];
+    (void) snprintf(id, sizeof(id), "%d", i);
+    const struct qp q[] = {{"type", "data"}, {"id", id}, {"info", NULL}};
+    return call_prepare(call, "admin", "log", q, 3);
+}
+
+static int dl_info_parse(const struct many *m, int i, const struct s3_call *call)
+{
+    return in_request(rgw_parse_dl_info(call->resp, call->resp_len, &m->infos[i]), "admin",
+                      "log");
+}
+
+static int dl_list_prepare(const struct many *m, int i, struct s3_call *call)
+{
+    struct dl_list_q l;
+    dl_list_query(&l, i, m->markers[i], m->max);
+    return call_prepare(call, "admin", "log", l.q, 5);
+}
+
+static int dl_list_parse(const struct many *m, int i, const struct s3_call *call)
+{
+    return in_request(rgw_parse_dl_page(call->resp, call->resp_len, &m->pages[i]), "admin",
+                      "log");
+}
+
 void rgw_datalog_info_many(struct rgw_source *src, int n, const bool *want,
                            struct rgw_dl_info *infos, int *errs)
 {
     memset(infos, 0, (size_t) n * sizeof(*infos));
-    struct many m = {.src = src, .errs = errs, .infos = infos};
+    struct many m = {.src = src, .errs = errs, .infos = infos, .prepare = dl_info_prepare,
+                     .parse = dl_info_parse};
     many_run(&m, n, want);
 }
 
@@ -483,7 +509,8 @@ void rgw_datalog_list_many(struct rgw_source *src, int n, const bool *want,
                            int *errs)
 {
     memset(pages, 0, (size_t) n * sizeof(*pages));
-    struct many m = {.src = src, .errs = errs, .pages = pages, .markers = markers, .max = max};
+    struct many m = {.src = src, .errs = errs, .pages = pages, .markers = markers, .max = max,
+                     .prepare = dl_list_prepare, .parse = dl_list_parse};
     many_run(&m, n, want);
 }
 
@@ -529,6 +556,28 @@ int rgw_bilog_info(struct rgw_source *src, const char *bs_key, struct rgw_bl_inf
         r = in_request(rgw_parse_bl_info(call.resp, call.resp_len, out), "admin", "log");
     s3_call_finish(&call);
     return r;
+}
+
+static int bl_info_prepare(const struct many *m, int i, struct s3_call *call)
+{
+    const struct qp q[] = {
+        {"type", "bucket-index"}, {"bucket-instance", m->keys[i]}, {"info", NULL}};
+    return call_prepare(call, "admin", "log", q, 3);
+}
+
+static int bl_info_parse(const struct many *m, int i, const struct s3_call *call)
+{
+    return in_request(rgw_parse_bl_info(call->resp, call->resp_len, &m->bl_infos[i]), "admin",
+                      "log");
+}
+
+void rgw_bilog_info_many(struct rgw_source *src, int n, const bool *want,
+                         const char *const *bs_keys, struct rgw_bl_info *infos, int *errs)
+{
+    memset(infos, 0, (size_t) n * sizeof(*infos));
+    struct many m = {.src = src, .errs = errs, .keys = bs_keys, .bl_infos = infos,
+                     .prepare = bl_info_prepare, .parse = bl_info_parse};
+    many_run(&m, n, want);
 }
 
 void rgw_bl_page_finish(struct rgw_bl_page *p)
@@ -654,6 +703,34 @@ int rgw_bilog_list(struct rgw_source *src, const char *bs_key, const char *marke
         r = in_request(rgw_parse_bl_page(call.resp, call.resp_len, out), "admin", "log");
     s3_call_finish(&call);
     return r;
+}
+
+static int bl_list_prepare(const struct many *m, int i, struct s3_call *call)
+{
+    char mx[16];
+    (void) snprintf(mx, sizeof(mx), "%d", m->max > 0 && m->max <= 1000 ? m->max : 1000);
+    const struct qp q[] = {{"type", "bucket-index"},
+                           {"bucket-instance", m->keys[i]},
+                           {"marker", m->markers[i] ? m->markers[i] : ""},
+                           {"max-entries", mx},
+                           {"format", "json"}};
+    return call_prepare(call, "admin", "log", q, 5);
+}
+
+static int bl_list_parse(const struct many *m, int i, const struct s3_call *call)
+{
+    return in_request(rgw_parse_bl_page(call->resp, call->resp_len, &m->bl_pages[i]), "admin",
+                      "log");
+}
+
+void rgw_bilog_list_many(struct rgw_source *src, int n, const bool *want,
+                         const char *const *bs_keys, const char *const *markers, int max,
+                         struct rgw_bl_page *pages, int *errs)
+{
+    memset(pages, 0, (size_t) n * sizeof(*pages));
+    struct many m = {.src = src, .errs = errs, .keys = bs_keys, .markers = markers, .max = max,
+                     .bl_pages = pages, .prepare = bl_list_prepare, .parse = bl_list_parse};
+    many_run(&m, n, want);
 }
 
 int rgw_index_key_parse(const char *index_key, char **name_out, bool *namespaced)
@@ -927,6 +1004,28 @@ int rgw_parse_obj_page(const char *body, size_t len, struct rgw_obj_page *out)
     return 0;
 }
 
+/* The query of one shard listing page; inst (the shard's key) is the caller's. */
+struct list_q {
+    char mx[16];
+    struct qp q[7];
+};
+
+static void list_query(struct list_q *l, const char *inst, const char *key_marker,
+                       const char *version_marker, int max)
+{
+    (void) snprintf(l->mx, sizeof(l->mx), "%d", max > 0 && max <= 1000 ? max : 1000);
+    const struct qp q[] = {
+        {"rgwx-bucket-instance", inst},
+        {"versions", NULL},
+        {"format", "json"},
+        {"objs-container", "true"},
+        {"max-keys", l->mx},
+        {key_marker && *key_marker ? "key-marker" : NULL, key_marker},
+        {version_marker && *version_marker ? "version-id-marker" : NULL, version_marker},
+    };
+    memcpy(l->q, q, sizeof(q));
+}
+
 int rgw_list_shard(struct rgw_source *src, const struct rgw_bucket *b, int shard,
                    const char *key_marker, const char *version_marker, int max,
                    struct rgw_obj_page *out)
@@ -935,22 +1034,43 @@ int rgw_list_shard(struct rgw_source *src, const struct rgw_bucket *b, int shard
     char *inst = rgw_bs_key(b, shard);
     if (!inst)
         return -ENOMEM;
-    char mx[16];
-    (void) snprintf(mx, sizeof(mx), "%d", max > 0 && max <= 1000 ? max : 1000);
-    const struct qp q[] = {
-        {"rgwx-bucket-instance", inst},
-        {"versions", NULL},
-        {"format", "json"},
-        {"objs-container", "true"},
-        {"max-keys", mx},
-        {key_marker && *key_marker ? "key-marker" : NULL, key_marker},
-        {version_marker && *version_marker ? "version-id-marker" : NULL, version_marker},
-    };
+    struct list_q l;
+    list_query(&l, inst, key_marker, version_marker, max);
     struct s3_call call;
-    int r = get_call(src, &call, b->name, NULL, q, sizeof(q) / sizeof(q[0]));
+    int r = get_call(src, &call, b->name, NULL, l.q, 7);
     free(inst);
     if (r == 0)
         r = in_request(rgw_parse_obj_page(call.resp, call.resp_len, out), b->name, NULL);
     s3_call_finish(&call);
     return r;
+}
+
+static int list_prepare(const struct many *m, int i, struct s3_call *call)
+{
+    char *inst = rgw_bs_key(m->bucket, m->shards[i]);
+    if (!inst)
+        return -ENOMEM;
+    struct list_q l;
+    list_query(&l, inst, m->markers[i], m->versions[i], m->max);
+    int r = call_prepare(call, m->bucket->name, NULL, l.q, 7);
+    free(inst);
+    return r;
+}
+
+static int list_parse(const struct many *m, int i, const struct s3_call *call)
+{
+    return in_request(rgw_parse_obj_page(call->resp, call->resp_len, &m->obj_pages[i]),
+                      m->bucket->name, NULL);
+}
+
+void rgw_list_shard_many(struct rgw_source *src, const struct rgw_bucket *b, int n,
+                         const bool *want, const int *shards, const char *const *key_markers,
+                         const char *const *version_markers, int max, struct rgw_obj_page *pages,
+                         int *errs)
+{
+    memset(pages, 0, (size_t) n * sizeof(*pages));
+    struct many m = {.src = src, .errs = errs, .bucket = b, .shards = shards,
+                     .markers = key_markers, .versions = version_markers, .max = max,
+                     .obj_pages = pages, .prepare = list_prepare, .parse = list_parse};
+    many_run(&m, n, want);
 }

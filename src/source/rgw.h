@@ -103,6 +103,10 @@ struct rgw_bl_info {
     bool syncstopped;
 };
 int rgw_bilog_info(struct rgw_source *src, const char *bs_key, struct rgw_bl_info *out);
+/* bs_keys[i] (those with want[i], or all) at once, as rgw_datalog_info_many()
+ * does; infos[i] / errs[i] per key, the caller finishes every infos[i]. */
+void rgw_bilog_info_many(struct rgw_source *src, int n, const bool *want,
+                         const char *const *bs_keys, struct rgw_bl_info *infos, int *errs);
 void rgw_bl_info_finish(struct rgw_bl_info *i);
 /* The answer to GET /admin/log?type=bucket-index&bucket-instance=K&info.
  * max_marker: bare for one shard; "0#<m>" (an unsharded bucket) gives <m>;
@@ -141,6 +145,11 @@ struct rgw_bl_page {
  * max is the end. */
 int rgw_bilog_list(struct rgw_source *src, const char *bs_key, const char *marker, int max,
                    struct rgw_bl_page *out);
+/* The first page after markers[i] of many bs_keys[i] at once, as
+ * rgw_datalog_info_many() does; the caller finishes every pages[i]. */
+void rgw_bilog_list_many(struct rgw_source *src, int n, const bool *want,
+                         const char *const *bs_keys, const char *const *markers, int max,
+                         struct rgw_bl_page *pages, int *errs);
 void rgw_bl_page_finish(struct rgw_bl_page *p);
 /* The answer to a bilog list: a bare array of entries (Pacific) or
  * {"entries":[...],..} (Quincy+ format-ver=2). An entry without op_id or
@@ -219,6 +228,13 @@ struct rgw_obj_page {
 int rgw_list_shard(struct rgw_source *src, const struct rgw_bucket *b, int shard,
                    const char *key_marker, const char *version_marker, int max,
                    struct rgw_obj_page *out);
+/* The pages of many shards of b at once (shards[i] from key_markers[i],
+ * version_markers[i]), as rgw_datalog_info_many() does; pages[i] / errs[i]
+ * per entry, the caller finishes every pages[i]. */
+void rgw_list_shard_many(struct rgw_source *src, const struct rgw_bucket *b, int n,
+                         const bool *want, const int *shards, const char *const *key_markers,
+                         const char *const *version_markers, int max, struct rgw_obj_page *pages,
+                         int *errs);
 void rgw_obj_page_finish(struct rgw_obj_page *p);
 /* The answer to that listing (objs-container=true):
  * {"IsTruncated","Entries":[{"Key","VersionId","IsDeleteMarker","IsLatest",

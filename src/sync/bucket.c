@@ -55,6 +55,8 @@ struct batch {
 };
 
 static void full_advance(struct full_bs *fb);
+static int bs_state_load(struct sync *s, const struct bs_ctx *c, const char *bs_key,
+                         struct state_bs *st);
 
 struct op {
     struct sync_event ev;
@@ -220,6 +222,163 @@ static int ctx_init(struct bs_ctx *c)
     return c->src_bucket ? 0 : -ENOMEM;
 }
 
+/* ------------------------------------------------------------ asked ahead */
+
+static struct bs_prefetch *prefetch_find(struct sync *s, const char *bs_key)
+{
+    for (size_t i = 0; i < s->nprefetch; i++)
+        if (s->prefetch[i].bs_key && strcmp(s->prefetch[i].bs_key, bs_key) == 0)
+            return &s->prefetch[i];
+    return NULL;
+}
+
+static bool same_marker(const char *a, const char *b)
+{
+    return strcmp(a ? a : "", b ? b : "") == 0;
+}
+
+void bucket_prefetch_drop(struct sync *s)
+{
+    for (size_t i = 0; i < s->nprefetch; i++) {
+        struct bs_prefetch *pf = &s->prefetch[i];
+        free(pf->bs_key);
+        free(pf->marker);
+        free(pf->version);
+        if (pf->has_info)
+            rgw_bl_info_finish(&pf->info);
+        if (pf->has_objs)
+            rgw_obj_page_finish(&pf->objs);
+        if (pf->has_bl)
+            rgw_bl_page_finish(&pf->bl);
+    }
+    free(s->prefetch);
+    s->prefetch = NULL;
+    s->nprefetch = 0;
+}
+
+static int prefetch_alloc(struct sync *s, size_t n)
+{
+    bucket_prefetch_drop(s);
+    s->prefetch = calloc(n ? n : 1, sizeof(*s->prefetch));
+    if (!s->prefetch)
+        return -ENOMEM;
+    s->nprefetch = n;
+    return 0;
+}
+
+int bucket_full_prefetch(struct sync *s, const struct rgw_bucket *b, int first, int n)
+{
+    struct bs_ctx c = {.s = s, .b = b, .shard = first};
+    int r = ctx_init(&c);
+    ctx_finish(&c);
+    if (r != 0)
+        return r > 0 ? 0 : r; /* excluded: nothing to ask */
+    size_t un = (size_t) n;
+    int *shards = calloc(un, sizeof(*shards));
+    int *errs = calloc(un, sizeof(*errs));
+    bool *want = calloc(un, sizeof(*want));
+    bool *list = calloc(un, sizeof(*list));
+    const char **keys = calloc(un, sizeof(*keys));
+    const char **km = calloc(un, sizeof(*km));
+    const char **vm = calloc(un, sizeof(*vm));
+    struct rgw_bl_info *infos = calloc(un, sizeof(*infos));
+    struct rgw_obj_page *pages = calloc(un, sizeof(*pages));
+    struct state_bs *st = calloc(un, sizeof(*st));
+    r = shards && errs && want && list && keys && km && vm && infos && pages && st
+            ? prefetch_alloc(s, un)
+            : -ENOMEM;
+    for (int i = 0; r == 0 && i < n; i++) {
+        struct bs_prefetch *pf = &s->prefetch[i];
+        shards[i] = b->num_shards > 0 ? first + i : -1;
+        if (!(pf->bs_key = rgw_bs_key(b, shards[i]))) {
+            r = -ENOMEM;
+            break;
+        }
+        keys[i] = pf->bs_key;
+        int gr = s->st.ops->bs_get(s->st.inst, keys[i], &st[i]);
+        want[i] = gr == -ENOENT ||
+                  (gr == 0 && (st[i].phase == STATE_BS_INIT || st[i].phase == STATE_BS_STOPPED));
+        if (gr == 0 && st[i].phase == STATE_BS_FULL) {
+            list[i] = true;
+            km[i] = st[i].full_key;
+            vm[i] = st[i].full_version;
+        }
+    }
+    if (r == 0)
+        rgw_bilog_info_many(s->src, n, want, keys, infos, errs);
+    /* each position is stored before any listing starts: from then on the
+     * source's trimming keeps the log after it (a shard without a state
+     * reads as "init, trim all"), and whatever the listing misses is there */
+    for (int i = 0; r == 0 && i < n; i++) {
+        if (!want[i] || errs[i] < 0) {
+            rgw_bl_info_finish(&infos[i]);
+            continue;
+        }
+        s->prefetch[i].info = infos[i];
+        s->prefetch[i].has_info = true;
+        state_bs_finish(&st[i]);
+        memset(&st[i], 0, sizeof(st[i]));
+        if (bs_state_load(s, &c, keys[i], &st[i]) == 0 && st[i].phase == STATE_BS_FULL) {
+            list[i] = true;
+            km[i] = st[i].full_key;
+            vm[i] = st[i].full_version;
+        }
+    }
+    if (r == 0)
+        rgw_list_shard_many(s->src, b, n, list, shards, km, vm, PAGE, pages, errs);
+    for (int i = 0; r == 0 && i < n; i++) {
+        if (!list[i])
+            continue;
+        struct bs_prefetch *pf = &s->prefetch[i];
+        if (errs[i] == 0 && (pf->marker = strdup(km[i])) && (pf->version = strdup(vm[i]))) {
+            pf->objs = pages[i];
+            pf->has_objs = true;
+        } else {
+            rgw_obj_page_finish(&pages[i]);
+        }
+    }
+    for (int i = 0; st && i < n; i++)
+        state_bs_finish(&st[i]);
+    free(shards);
+    free(errs);
+    free(want);
+    free(list);
+    free(keys);
+    free(km);
+    free(vm);
+    free(infos);
+    free(pages);
+    free(st);
+    return r;
+}
+
+int bucket_bilog_prefetch(struct sync *s, char *const *bs_keys, char *const *markers, size_t n)
+{
+    int *errs = calloc(n ? n : 1, sizeof(*errs));
+    struct rgw_bl_page *pages = calloc(n ? n : 1, sizeof(*pages));
+    int r = errs && pages ? prefetch_alloc(s, n) : -ENOMEM;
+    for (size_t i = 0; r == 0 && i < n; i++) {
+        s->prefetch[i].bs_key = strdup(bs_keys[i]);
+        s->prefetch[i].marker = strdup(markers[i] ? markers[i] : "");
+        if (!s->prefetch[i].bs_key || !s->prefetch[i].marker)
+            r = -ENOMEM;
+    }
+    if (r == 0)
+        rgw_bilog_list_many(s->src, (int) n, NULL, (const char *const *) bs_keys,
+                            (const char *const *) markers, PAGE, pages, errs);
+    for (size_t i = 0; r == 0 && i < n; i++) {
+        if (errs[i] == 0) {
+            s->prefetch[i].bl = pages[i];
+            s->prefetch[i].has_bl = true;
+        } else {
+            rgw_bl_page_finish(&pages[i]);
+        }
+    }
+    free(errs);
+    free(pages);
+    return r;
+}
+
 /* ------------------------------------------------------ incremental sync */
 
 struct squash {
@@ -251,7 +410,14 @@ static int incremental_sync(struct bs_ctx *c, struct state_bs *st)
         if (s->stop && *s->stop)
             return -EINTR;
         struct rgw_bl_page page = {0};
-        int r = rgw_bilog_list(s->src, c->bs_key, st->inc_marker, PAGE, &page);
+        struct bs_prefetch *pf = prefetch_find(s, c->bs_key);
+        int r = 0;
+        if (pf && pf->has_bl && same_marker(pf->marker, st->inc_marker)) {
+            page = pf->bl;
+            pf->has_bl = false;
+        } else {
+            r = rgw_bilog_list(s->src, c->bs_key, st->inc_marker, PAGE, &page);
+        }
         if (r < 0) {
             sync_count_error(s, r, false);
             return r;
@@ -500,8 +666,6 @@ static int bucket_copy(struct rgw_bucket *dst, const struct rgw_bucket *src)
 
 static int bs_resolve(struct sync *s, const char *bs_key, int *shard,
                       const struct rgw_bucket **b);
-static int bs_state_load(struct sync *s, const struct bs_ctx *c, const char *bs_key,
-                         struct state_bs *st);
 
 /* Start (w == NULL: and forget) the full sync of bs_key; with w, w->done
  * is set when it ends, also when there was nothing to do. */
@@ -547,7 +711,14 @@ static int full_run(struct sync *s, const char *bs_key, struct full_wait *w)
         const char *vm =
             fb->tail && fb->tail->last_key ? fb->tail->last_version : fb->st.full_version;
         struct rgw_obj_page page = {0};
-        r = rgw_list_shard(s->src, &fb->b, shard, km, vm, PAGE, &page);
+        struct bs_prefetch *pf = fb->tail ? NULL : prefetch_find(s, bs_key);
+        if (pf && pf->has_objs && same_marker(pf->marker, km) && same_marker(pf->version, vm)) {
+            page = pf->objs;
+            pf->has_objs = false;
+            r = 0;
+        } else {
+            r = rgw_list_shard(s->src, &fb->b, shard, km, vm, PAGE, &page);
+        }
         if (r < 0) {
             sync_count_error(s, r, false);
             full_fail(fb, r, err_get());
@@ -659,7 +830,14 @@ static int bs_state_load(struct sync *s, const struct bs_ctx *c, const char *bs_
         /* the position is recorded before listing: whatever changes during
          * the listing is in the log after it */
         struct rgw_bl_info info = {0};
-        r = rgw_bilog_info(s->src, bs_key, &info);
+        struct bs_prefetch *pf = prefetch_find(s, bs_key);
+        if (pf && pf->has_info) {
+            info = pf->info;
+            pf->has_info = false;
+            r = 0;
+        } else {
+            r = rgw_bilog_info(s->src, bs_key, &info);
+        }
         if (r < 0) {
             sync_count_error(s, r, false);
             return r;

@@ -196,6 +196,7 @@ void sync_free(struct sync *s)
     for (size_t i = 0; i < s->ntargets; i++)
         s->targets[i].ops->destroy(s->targets[i].inst);
     free(s->targets);
+    bucket_prefetch_drop(s);
     free(s->bucket_key);
     rgw_bucket_finish(&s->bucket);
     rgw_period_finish(&s->period);
@@ -317,6 +318,7 @@ static int retries_run(struct sync *s, int64_t due)
 
 struct bs_walk {
     char **keys;
+    char **markers;
     size_t n, cap;
 };
 
@@ -328,13 +330,22 @@ static int bs_collect(void *ud, const struct state_bs *bs)
     if (w->n == w->cap) {
         size_t cap = w->cap ? w->cap * 2 : 64;
         char **k = realloc(w->keys, cap * sizeof(char *));
-        if (!k)
+        if (k)
+            w->keys = k;
+        char **m = realloc(w->markers, cap * sizeof(char *));
+        if (m)
+            w->markers = m;
+        if (!k || !m)
             return -ENOMEM;
-        w->keys = k;
         w->cap = cap;
     }
-    if (!(w->keys[w->n] = strdup(bs->key)))
+    w->keys[w->n] = strdup(bs->key);
+    w->markers[w->n] = strdup(bs->inc_marker ? bs->inc_marker : "");
+    if (!w->keys[w->n] || !w->markers[w->n]) {
+        free(w->keys[w->n]);
+        free(w->markers[w->n]);
         return -ENOMEM;
+    }
     w->n++;
     return 0;
 }
@@ -346,6 +357,12 @@ int sync_bilog_sweep(struct sync *s)
     for (size_t i = 0; r == 0 && i < w.n; i++) {
         if (s->stop && *s->stop)
             break;
+        if (i % PREFETCH_GROUP == 0) {
+            size_t n = w.n - i < PREFETCH_GROUP ? w.n - i : PREFETCH_GROUP;
+            if (bucket_bilog_prefetch(s, w.keys + i, w.markers + i, n) < 0)
+                log_debug("msg=\"asking bilogs ahead failed, one by one then\" error=\"%s\"",
+                          err_get());
+        }
         err_clear();
         int br = bucket_sync(s, w.keys[i]);
         if (br == -EINTR)
@@ -353,9 +370,13 @@ int sync_bilog_sweep(struct sync *s)
         if (br < 0)
             r = sync_retry_record(s, w.keys[i], "", br);
     }
-    for (size_t i = 0; i < w.n; i++)
+    bucket_prefetch_drop(s);
+    for (size_t i = 0; i < w.n; i++) {
         free(w.keys[i]);
+        free(w.markers[i]);
+    }
     free(w.keys);
+    free(w.markers);
     return r;
 }
 
@@ -473,6 +494,14 @@ static int full_sync_all(struct sync *s)
             nbuckets++;
             int nsh = b.num_shards > 0 ? b.num_shards : 1;
             for (int sh = 0; sh < nsh && r == 0; sh++) {
+                if (sh % PREFETCH_GROUP == 0) {
+                    int n = nsh - sh < PREFETCH_GROUP ? nsh - sh : PREFETCH_GROUP;
+                    int pr = bucket_full_prefetch(s, &b, sh, n);
+                    if (pr < 0)
+                        log_debug("bucket=%s msg=\"asking ahead failed, shard by shard then\" "
+                                  "error=\"%s\"",
+                                  b.name, err_get());
+                }
                 char *bs = rgw_bs_key(&b, b.num_shards > 0 ? sh : -1);
                 if (!bs) {
                     r = -ENOMEM;
@@ -484,6 +513,7 @@ static int full_sync_all(struct sync *s)
                     r = sync_retry_record(s, bs, "", br);
                 free(bs);
             }
+            bucket_prefetch_drop(s);
             rgw_bucket_finish(&b);
         }
         if (r == 0 && keys.truncated && keys.marker)

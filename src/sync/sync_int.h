@@ -39,6 +39,21 @@ struct sync_stats {
     atomic_uint_fast64_t grants_dropped;
 };
 
+/* Answers asked ahead for a group of bucket shards at once (RGW answers
+ * each admin request ~40 ms late, so asking shard after shard starves the
+ * copies); the shard's own sync takes its answer instead of asking, if it
+ * is for the same position. Dropped after the group. */
+struct bs_prefetch {
+    char *bs_key;
+    char *marker, *version; /* what the page was read after */
+    bool has_info, has_objs, has_bl;
+    struct rgw_bl_info info;  /* bilog position (a shard to init) */
+    struct rgw_obj_page objs; /* first listing page (full sync) */
+    struct rgw_bl_page bl;    /* first bilog page (incremental) */
+};
+
+#define PREFETCH_GROUP 32
+
 struct sync {
     const struct config *cfg;
     struct config *owned_cfg; /* a reloaded snapshot (the first is the caller's) */
@@ -61,6 +76,9 @@ struct sync {
     struct rgw_bucket bucket;
 
     struct sync_stats stats;
+
+    struct bs_prefetch *prefetch;
+    size_t nprefetch;
 
     /* notify: set by the listener's thread, read by the loop */
     pthread_mutex_t notify_lock;
@@ -90,6 +108,14 @@ int bucket_sync(struct sync *s, const char *bs_key);
  * init or full sync (others: nothing to do). 0 = started or nothing to do;
  * negative = not started (the caller records a retry). */
 int bucket_full_start(struct sync *s, const char *bs_key);
+
+/* Ask ahead, for bucket_full_start() of shards first..first+n-1 of b: the
+ * bilog positions of those to init, then their first listing pages. For
+ * bucket_sync() of bs_keys[0..n) at markers[i]: their first bilog pages.
+ * Failures are left to the shards' own requests. */
+int bucket_full_prefetch(struct sync *s, const struct rgw_bucket *b, int first, int n);
+int bucket_bilog_prefetch(struct sync *s, char *const *bs_keys, char *const *markers, size_t n);
+void bucket_prefetch_drop(struct sync *s);
 
 /* Record a failed bucket shard on the durable retry list (backoff). */
 int sync_retry_record(struct sync *s, const char *bs_key, const char *timestamp, int err);
