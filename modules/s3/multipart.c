@@ -25,6 +25,8 @@
  * round: enough for every lane to have a run of blocks, little enough to
  * be hashed while still in the cache */
 #define HASH_BATCH (4u << 20)
+/* a part streams through a ring this large (or its own size, if smaller) */
+#define PART_RING (1u << 20)
 
 enum part_state { PART_TODO = 0, PART_BUSY, PART_DONE };
 
@@ -33,26 +35,30 @@ struct mp;
 struct part_job {
     struct mp *m;
     uint32_t n;
-    char *buf;
-    size_t len, got;
+    uint64_t len;
     int attempts;
     struct s3_call get, put;
     struct loop_timer timer;
-    struct md5mb md5; /* of buf[0..hashed) */
-    size_t hashed;
-    bool hashing;   /* in the hasher's list */
-    bool read_done; /* the GET ended well: UploadPart once the rest is hashed */
+    /* the ranged GET writes the ring, md5mb hashes it, UploadPart reads
+     * it: positions in the part, sent <= hashed <= got <= sent + cap */
+    char *ring;
+    size_t cap;
+    uint64_t got, hashed, sent;
+    struct md5mb md5; /* of the part's bytes [0, hashed) */
+    bool hashing;     /* in the hasher's list (else hashed as read) */
+    bool get_done, put_done, get_paused, put_paused;
+    bool get_aborted, put_aborted; /* ended by us because the other failed */
 };
 
 struct mp_hasher {
     struct loop *loop;
-    struct part_job **jobs; /* parts being read, or read and waiting for their MD5 */
+    struct part_job **jobs; /* parts in flight */
     size_t n, cap;
-    struct part_job **ready; /* scratch for a round, cap entries */
+    struct part_job **wake; /* scratch for a round, cap entries */
     struct md5mb **ctx;
     const unsigned char **data;
     size_t *len;
-    size_t pending; /* bytes read, not hashed */
+    uint64_t pending; /* bytes read, not hashed */
     struct loop_timer timer;
 };
 
@@ -324,7 +330,7 @@ void mp_hasher_free(struct mp_hasher *h)
         return;
     loop_timer_cancel(h->loop, &h->timer);
     free(h->jobs);
-    free(h->ready);
+    free(h->wake);
     free(h->ctx);
     free(h->data);
     free(h->len);
@@ -338,9 +344,9 @@ static int hasher_add(struct mp_hasher *h, struct part_job *j)
         struct part_job **jobs = realloc(h->jobs, cap * sizeof(*jobs));
         if (jobs)
             h->jobs = jobs;
-        struct part_job **ready = realloc(h->ready, cap * sizeof(*ready));
-        if (ready)
-            h->ready = ready;
+        struct part_job **wake = realloc(h->wake, cap * sizeof(*wake));
+        if (wake)
+            h->wake = wake;
         struct md5mb **ctx = realloc(h->ctx, cap * sizeof(*ctx));
         if (ctx)
             h->ctx = ctx;
@@ -350,7 +356,7 @@ static int hasher_add(struct mp_hasher *h, struct part_job *j)
         size_t *len = realloc(h->len, cap * sizeof(*len));
         if (len)
             h->len = len;
-        if (!jobs || !ready || !ctx || !data || !len)
+        if (!jobs || !wake || !ctx || !data || !len)
             return -ENOMEM;
         h->cap = cap;
     }
@@ -370,51 +376,64 @@ static void hasher_drop(struct part_job *j)
             break;
         }
     }
-    h->pending -= j->got - j->hashed < h->pending ? j->got - j->hashed : h->pending;
+    uint64_t mine = j->got - j->hashed;
+    h->pending -= mine < h->pending ? mine : h->pending;
     j->hashing = false;
 }
 
-static void part_upload(struct part_job *j);
-
-/* A round: every part's new bytes through md5mb together, then the parts
- * whose GET has ended go to UploadPart. */
-static void hasher_run(void *ud)
-{
-    struct mp_hasher *h = ud;
-    size_t k = 0;
-    for (size_t i = 0; i < h->n; i++) {
-        struct part_job *j = h->jobs[i];
-        if (j->got == j->hashed)
-            continue;
-        h->ctx[k] = &j->md5;
-        h->data[k] = (const unsigned char *) j->buf + j->hashed;
-        h->len[k] = j->got - j->hashed;
-        j->hashed = j->got;
-        k++;
-    }
-    md5mb_update_many(h->ctx, h->data, h->len, k);
-    h->pending = 0;
-    size_t nready = 0;
-    for (size_t i = 0; i < h->n;) {
-        struct part_job *j = h->jobs[i];
-        if (j->read_done) {
-            h->ready[nready++] = j;
-            h->jobs[i] = h->jobs[--h->n];
-            j->hashing = false;
-        } else {
-            i++;
-        }
-    }
-    /* an UploadPart that cannot start may end its part and start others
-     * (hasher_add): h->ready is not touched by that */
-    for (size_t i = 0; i < nready; i++)
-        part_upload(h->ready[i]);
-}
+static void hasher_run(void *ud);
 
 static void hasher_kick(struct mp_hasher *h)
 {
     if (!h->timer.armed)
         loop_timer_arm(h->loop, &h->timer, 0, hasher_run, h);
+}
+
+/* The bytes of j's ring from position `from` up to `to`, as far as they
+ * lie in one piece. */
+static size_t ring_piece(const struct part_job *j, uint64_t from, uint64_t to,
+                         const unsigned char **at)
+{
+    size_t off = (size_t) (from % j->cap);
+    size_t n = (size_t) (to - from);
+    if (n > j->cap - off)
+        n = j->cap - off;
+    *at = (const unsigned char *) j->ring + off;
+    return n;
+}
+
+static void part_wake(struct part_job *j);
+
+/* A round: the new bytes of every part in flight through md5mb together
+ * (a ring's new bytes may wrap: two passes), then the parts whose PUT
+ * waits for hashed bytes go on. */
+static void hasher_run(void *ud)
+{
+    struct mp_hasher *h = ud;
+    for (int pass = 0; pass < 2; pass++) {
+        size_t k = 0;
+        for (size_t i = 0; i < h->n; i++) {
+            struct part_job *j = h->jobs[i];
+            if (j->got == j->hashed)
+                continue;
+            const unsigned char *at;
+            size_t n = ring_piece(j, j->hashed, j->got, &at);
+            h->ctx[k] = &j->md5;
+            h->data[k] = at;
+            h->len[k] = n;
+            j->hashed += n;
+            k++;
+        }
+        md5mb_update_many(h->ctx, h->data, h->len, k);
+    }
+    h->pending = 0;
+    /* waking a part may end it or start others (hasher_add, hasher_drop):
+     * go over a copy of the list */
+    size_t nwake = 0;
+    for (size_t i = 0; i < h->n; i++)
+        h->wake[nwake++] = h->jobs[i];
+    for (size_t i = 0; i < nwake; i++)
+        part_wake(h->wake[i]);
 }
 
 /* ------------------------------------------------------------------ parts */
@@ -428,7 +447,7 @@ static void part_free(struct part_job *j)
     loop_timer_cancel(j->m->env.loop, &j->timer);
     s3_call_finish(&j->get);
     s3_call_finish(&j->put);
-    bufpool_put(j->m->env.pool, j->buf);
+    bufpool_put(j->m->env.pool, j->ring);
     free(j);
 }
 
@@ -461,23 +480,71 @@ static void part_retry_later(struct part_job *j, int err, const char *detail)
     loop_timer_arm(m->env.loop, &j->timer, ms, part_send, j);
 }
 
-static void on_part_put(struct s3_call *call, void *ud)
+/* Both requests of a part have ended: the part is sent when the target's
+ * ETag for it is the MD5 of the bytes we read (the check Content-MD5 would
+ * make, after the upload instead of before: a streamed part's MD5 is known
+ * only at its end); else it is sent again. */
+static void part_settle(struct part_job *j)
 {
-    struct part_job *j = ud;
     struct mp *m = j->m;
-    if (call->err < 0) {
-        if (call->retryable) {
-            part_retry_later(j, call->err, call->detail);
+    struct s3_call *get = &j->get, *put = &j->put;
+    if (get->err == -ESTALE || get->err == -ENOENT) {
+        m->source_changed = true;
+        fail(m, -ESTALE, "source changed during the copy");
+        m->pstate[j->n - 1] = PART_TODO;
+        part_over(j);
+        return;
+    }
+    if (j->get_aborted) { /* the PUT failed first */
+        if (put->retryable) {
+            part_retry_later(j, put->err, put->detail);
         } else {
             m->pstate[j->n - 1] = PART_TODO;
-            fail(m, call->err, call->detail);
+            fail(m, put->err, put->detail);
+            part_over(j);
+        }
+        return;
+    }
+    if (get->err < 0 || j->got != j->len) {
+        bool retry = get->err == 0 || get->retryable;
+        const char *d = get->detail ? get->detail : "source: short ranged read";
+        if (retry) {
+            part_retry_later(j, get->err ? get->err : -EIO, d);
+        } else {
+            m->pstate[j->n - 1] = PART_TODO;
+            fail(m, get->err, d);
+            part_over(j);
+        }
+        return;
+    }
+    if (put->err < 0) {
+        if (put->retryable) {
+            part_retry_later(j, put->err, put->detail);
+        } else {
+            m->pstate[j->n - 1] = PART_TODO;
+            fail(m, put->err, put->detail);
             part_over(j);
         }
         return;
     }
     char *etag = NULL;
-    if (s3_call_etag(call, &etag) < 0) {
+    if (s3_call_etag(put, &etag) < 0) {
         part_retry_later(j, -EPROTO, "s3 target: UploadPart answer without ETag");
+        return;
+    }
+    unsigned char md[MD5MB_DIGEST_LEN];
+    char hex[2 * MD5MB_DIGEST_LEN + 1];
+    md5mb_final(&j->md5, md);
+    for (int i = 0; i < MD5MB_DIGEST_LEN; i++)
+        (void) snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    if (strcasecmp(etag, hex) != 0) {
+        char d[256];
+        (void) snprintf(d, sizeof(d),
+                        "s3 target: %s/%s part %u: ETag %s is not the MD5 %s of the bytes sent "
+                        "(a target that encrypts with KMS keys cannot be checked)",
+                        m->dst_bucket, m->dst_key, j->n, etag, hex);
+        free(etag);
+        part_retry_later(j, -EBADMSG, d);
         return;
     }
     m->petag[j->n - 1] = etag;
@@ -490,72 +557,96 @@ static void on_part_put(struct s3_call *call, void *ud)
     part_over(j);
 }
 
+static void on_part_get(struct s3_call *call, void *ud)
+{
+    struct part_job *j = ud;
+    j->get_done = true;
+    if (call->err < 0 || j->got != j->len) {
+        if (!j->put_done) { /* the PUT can never get its length: stop it */
+            s3_call_abort(&j->put);
+            j->put_aborted = true;
+            j->put_done = true;
+        }
+        if (j->put_done)
+            part_settle(j);
+        return;
+    }
+    if (j->hashing)
+        hasher_kick(j->m->env.hasher); /* the tail is hashed in the next round */
+    if (j->put_done)
+        part_settle(j);
+}
+
+static void on_part_put(struct s3_call *call, void *ud)
+{
+    struct part_job *j = ud;
+    j->put_done = true;
+    if (call->err < 0 && !j->get_done) {
+        s3_call_abort(&j->get);
+        j->get_aborted = true;
+        j->get_done = true;
+    }
+    if (j->get_done)
+        part_settle(j);
+}
+
+/* The ranged GET's bytes into the ring; the GET pauses while it is full. */
 static size_t part_sink(void *ud, const char *buf, size_t len)
 {
     struct part_job *j = ud;
     if (j->got + len > j->len)
         return 0; /* more than the range: abort, the source is not what we planned */
-    memcpy(j->buf + j->got, buf, len);
+    if (j->got + len - j->sent > j->cap) {
+        j->get_paused = true; /* curl hands the same bytes again on unpause */
+        return S3_WRITE_PAUSE;
+    }
+    size_t off = (size_t) (j->got % j->cap);
+    size_t first = j->cap - off < len ? j->cap - off : len;
+    memcpy(j->ring + off, buf, first);
+    memcpy(j->ring, buf + first, len - first);
     j->got += len;
     struct mp_hasher *h = j->m->env.hasher;
-    if (j->hashing && (h->pending += len) >= HASH_BATCH)
+    if (!j->hashing) { /* hashed alone, at once */
+        md5mb_update(&j->md5, buf, len);
+        j->hashed = j->got;
+        part_wake(j);
+    } else if ((h->pending += len) >= HASH_BATCH || j->got - j->hashed >= j->cap / 4) {
         hasher_kick(h);
+    }
     return len;
 }
 
-static void on_part_get(struct s3_call *call, void *ud)
+/* UploadPart's body: hashed bytes of the ring. */
+static size_t part_source(void *ud, char *buf, size_t max)
 {
     struct part_job *j = ud;
-    struct mp *m = j->m;
-    if (call->err == -ESTALE || call->err == -ENOENT) {
-        m->source_changed = true;
-        fail(m, -ESTALE, "source changed during the copy");
-        m->pstate[j->n - 1] = PART_TODO;
-        part_over(j);
-        return;
+    if (j->sent == j->hashed) {
+        j->put_paused = true;
+        return S3_READ_PAUSE;
     }
-    if (call->err < 0 || j->got != j->len) {
-        bool retry = call->err == 0 || call->retryable;
-        const char *d = call->detail ? call->detail : "source: short ranged read";
-        if (retry) {
-            part_retry_later(j, call->err ? call->err : -EIO, d);
-        } else {
-            m->pstate[j->n - 1] = PART_TODO;
-            fail(m, call->err, d);
-            part_over(j);
-        }
-        return;
+    const unsigned char *at;
+    size_t n = ring_piece(j, j->sent, j->hashed, &at);
+    if (n > max)
+        n = max;
+    memcpy(buf, at, n);
+    j->sent += n;
+    if (j->get_paused) {
+        j->get_paused = false;
+        s3_call_unpause(&j->get);
     }
-    if (j->hashing) {
-        j->read_done = true; /* UploadPart after the hasher's next round */
-        hasher_kick(m->env.hasher);
-        return;
-    }
-    part_upload(j);
+    return n;
 }
 
-/* UploadPart of a part read whole, with its Content-MD5. */
-static void part_upload(struct part_job *j)
+/* New hashed bytes (or room) for a part: let its requests go on. */
+static void part_wake(struct part_job *j)
 {
-    struct mp *m = j->m;
-    s3_call_finish(&j->put);
-    int r;
-    if (j->hashed == j->len) { /* the hasher has it all */
-        unsigned char md[MD5MB_DIGEST_LEN];
-        md5mb_final(&j->md5, md);
-        r = s3_upload_part_prepare_md5(&j->put, m->dst_bucket, m->dst_key, m->upload_id,
-                                       (int) j->n, j->buf, j->len, md);
-    } else {
-        r = s3_upload_part_prepare(&j->put, m->dst_bucket, m->dst_key, m->upload_id, (int) j->n,
-                                   j->buf, j->len);
+    if (j->put_paused && j->sent < j->hashed) {
+        j->put_paused = false;
+        s3_call_unpause(&j->put);
     }
-    if (r == 0)
-        r = s3_call_start(m->env.dst, &j->put, on_part_put, j);
-    if (r < 0)
-        part_retry_later(j, r, "s3 target: cannot start UploadPart");
 }
 
-/* (Re)send part j: ranged GET into its buffer, then UploadPart. */
+/* (Re)send part j: a ranged GET streamed through the ring into UploadPart. */
 static void part_send(void *ud)
 {
     struct part_job *j = ud;
@@ -568,22 +659,33 @@ static void part_send(void *ud)
     uint64_t first, last;
     part_range(&m->plan, j->n, &first, &last);
     hasher_drop(j);
-    j->got = 0;
-    j->hashed = 0;
-    j->read_done = false;
+    j->got = j->hashed = j->sent = 0;
+    j->get_done = j->put_done = j->get_paused = j->put_paused = false;
+    j->get_aborted = j->put_aborted = false;
     md5mb_init(&j->md5);
     if (m->env.hasher && hasher_add(m->env.hasher, j) < 0)
-        log_debug("target=s3 key=\"%s\" part=%u msg=\"hashed alone: out of memory\"",
-                  m->dst_key, j->n);
+        log_debug("target=s3 key=\"%s\" part=%u msg=\"hashed alone: out of memory\"", m->dst_key,
+                  j->n);
     s3_call_finish(&j->get);
+    s3_call_finish(&j->put);
     int r = s3_get_object_prepare(&j->get, m->src_bucket, m->key, first, last, m->etag, part_sink,
                                   j);
     if (r == 0 && m->version[0])
         r = s3_call_query(&j->get, "versionId", m->version);
     if (r == 0)
+        r = s3_upload_part_stream_prepare(&j->put, m->dst_bucket, m->dst_key, m->upload_id,
+                                          (int) j->n, part_source, j, j->len);
+    if (r == 0)
         r = s3_call_start(m->src, &j->get, on_part_get, j);
-    if (r < 0)
+    if (r < 0) {
         part_retry_later(j, r, "source: cannot start the ranged GET");
+        return;
+    }
+    r = s3_call_start(m->env.dst, &j->put, on_part_put, j);
+    if (r < 0) {
+        s3_call_abort(&j->get);
+        part_retry_later(j, r, "s3 target: cannot start UploadPart");
+    }
 }
 
 static void pool_retry(void *ud)
@@ -610,8 +712,11 @@ again:
             m->next++;
             continue;
         }
-        size_t len = (size_t) (i + 1 == m->plan.nparts ? m->plan.last_size : m->plan.part_size);
-        char *buf = bufpool_get(m->env.pool, len);
+        uint64_t len = i + 1 == m->plan.nparts ? m->plan.last_size : m->plan.part_size;
+        /* a part wholly in its ring never waits for room (curl hands up to
+         * 16 KiB at once, PART_RING is far more) */
+        size_t cap = len < PART_RING ? (size_t) len : PART_RING;
+        char *buf = bufpool_get(m->env.pool, cap);
         if (!buf) {
             /* the budget is in use (maybe by other objects): try again soon;
              * a part of ours that ends pumps again too */
@@ -628,7 +733,8 @@ again:
         }
         j->m = m;
         j->n = i + 1;
-        j->buf = buf;
+        j->ring = buf;
+        j->cap = cap;
         j->len = len;
         s3_call_init(&j->get);
         s3_call_init(&j->put);

@@ -1,16 +1,20 @@
 /* Resumable parallel multipart copies for the S3 target module.
  *
  * One job copies one source object of known etag/mtime/size to the target
- * as a multipart upload: parts are ranged GETs (If-Match: the source etag)
- * into pooled buffers, sent with Content-MD5, up to part_concurrency at a
- * time; each part is retried alone. The upload record (state backend) is
- * written before the first part and after each part, and deleted after a
- * verified complete: after a crash or an error, a job for the same,
- * unchanged source object asks ListParts and sends only what is missing.
+ * as a multipart upload, up to part_concurrency parts at a time, each
+ * retried alone. A part streams: a ranged GET (If-Match: the source etag)
+ * writes a small ring from the buffer pool, UploadPart reads it, so memory
+ * is a ring per part in flight whatever the part size. The bytes are
+ * hashed on their way, together with those of every other part in flight
+ * (md5mb lanes, mp_hasher), and a part counts as sent only when the
+ * target's ETag for it is their MD5: the check Content-MD5 makes, done
+ * after the upload (a streamed part's MD5 is known only at its end); a
+ * part that fails it is sent again before anything completes.
  *
- * The Content-MD5s: a part's bytes are hashed as they arrive, together with
- * those of every other part being read (md5mb lanes), in rounds on the loop
- * (mp_hasher): one core then hashes many parts at the speed it hashes one. */
+ * The upload record (state backend) is written before the first part and
+ * after each part, and deleted after a verified complete: after a crash or
+ * an error, a job for the same, unchanged source object asks ListParts and
+ * sends only what is missing. */
 #ifndef RGW2CLOUD_MULTIPART_H
 #define RGW2CLOUD_MULTIPART_H
 
@@ -29,7 +33,7 @@ struct mp_env {
     struct loop *loop;
     struct s3_client *dst;
     struct state *st;     /* upload records */
-    struct bufpool *pool; /* part buffers */
+    struct bufpool *pool; /* part rings */
     struct mp_hasher *hasher; /* NULL: each part hashed alone when read */
     const char *target_id; /* the connection's id or endpoint, for records */
     uint64_t min_part;

@@ -510,6 +510,14 @@ static int call_sign_and_setup(struct s3_client *c, struct s3_call *call)
     if (!ns)
         goto out;
     call->slist = ns;
+    if (call->read) {
+        /* no "Expect: 100-continue" on a streamed body: libcurl can lose
+         * the wake-up of a read callback that paused while it waited for
+         * the 100 (curl/curl#18848), and it costs a round trip per upload */
+        if (!(ns = curl_slist_append(call->slist, "Expect:")))
+            goto out;
+        call->slist = ns;
+    }
     if (!call->xfer.easy && !(call->xfer.easy = loop_easy_get(c->loop)))
         goto out;
     r = 0;
@@ -739,13 +747,15 @@ int s3_create_multipart(struct s3_client *c, struct s3_call *call, const char *b
     return r;
 }
 
-int s3_upload_part_prepare_md5(struct s3_call *call, const char *bucket, const char *key,
-                               const char *upload_id, int part_number, const void *data,
-                               size_t len, const unsigned char md5[16])
+int s3_upload_part_prepare(struct s3_call *call, const char *bucket, const char *key,
+                           const char *upload_id, int part_number, const void *data, size_t len)
 {
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
     char num[16], b64[32];
+    (void) EVP_Digest(data, len, md, &mdlen, EVP_md5(), NULL);
+    (void) EVP_EncodeBlock((unsigned char *) b64, md, (int) mdlen);
     (void) snprintf(num, sizeof(num), "%d", part_number);
-    (void) EVP_EncodeBlock((unsigned char *) b64, md5, 16);
     int r;
     if ((r = s3_call_set(call, "PUT", bucket, key)) < 0 ||
         (r = s3_call_query(call, "partNumber", num)) < 0 ||
@@ -759,13 +769,20 @@ int s3_upload_part_prepare_md5(struct s3_call *call, const char *bucket, const c
     return 0;
 }
 
-int s3_upload_part_prepare(struct s3_call *call, const char *bucket, const char *key,
-                           const char *upload_id, int part_number, const void *data, size_t len)
+int s3_upload_part_stream_prepare(struct s3_call *call, const char *bucket, const char *key,
+                                  const char *upload_id, int part_number, s3_read_fn fn,
+                                  void *ud, uint64_t len)
 {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
-    (void) EVP_Digest(data, len, md, &mdlen, EVP_md5(), NULL);
-    return s3_upload_part_prepare_md5(call, bucket, key, upload_id, part_number, data, len, md);
+    char num[16];
+    (void) snprintf(num, sizeof(num), "%d", part_number);
+    int r;
+    if ((r = s3_call_set(call, "PUT", bucket, key)) < 0 ||
+        (r = s3_call_query(call, "partNumber", num)) < 0 ||
+        (r = s3_call_query(call, "uploadId", upload_id)) < 0)
+        return r;
+    s3_call_reader(call, fn, ud, len);
+    call->unsigned_payload = true;
+    return 0;
 }
 
 int s3_upload_part(struct s3_client *c, const char *bucket, const char *key,

@@ -175,10 +175,11 @@ int s3_create_multipart_prepare(struct s3_call *call, const char *bucket, const 
  * Content-MD5, UNSIGNED-PAYLOAD; *etag (malloc'd, unquoted). */
 int s3_upload_part_prepare(struct s3_call *call, const char *bucket, const char *key,
                            const char *upload_id, int part_number, const void *data, size_t len);
-/* The same with the part's MD5 already known (md5mb hashes many parts at once). */
-int s3_upload_part_prepare_md5(struct s3_call *call, const char *bucket, const char *key,
-                               const char *upload_id, int part_number, const void *data,
-                               size_t len, const unsigned char md5[16]);
+/* UploadPart streamed from fn (len bytes), UNSIGNED-PAYLOAD, no Content-MD5:
+ * the caller compares the answer's ETag with the MD5 of what it sent. */
+int s3_upload_part_stream_prepare(struct s3_call *call, const char *bucket, const char *key,
+                                  const char *upload_id, int part_number, s3_read_fn fn,
+                                  void *ud, uint64_t len);
 int s3_upload_part(struct s3_client *c, const char *bucket, const char *key,
                    const char *upload_id, int part_number, const void *data, size_t len,
                    char **etag);

@@ -42,7 +42,10 @@
  *             after_bytes >= the body length sends the whole request and
  *             cuts before the answer: the server did it, the client cannot know
  *   stall     wait stall_ms, then forward as usual; stall_ms 0 never answers
- *             (the client must time out) */
+ *             (the client must time out)
+ *   corrupt   forward as usual, but the body byte at offset after_bytes goes
+ *             upstream inverted: the server stores other bytes than the
+ *             client sent (what a checksum must catch) */
 #include "rules.h"
 #include "s3op.h"
 #include "wire.h"
@@ -267,7 +270,7 @@ static int send_s3_error(struct conn *c, const struct msg *req, const char *stat
 /* Read and drop the request body. */
 static int drop_body(struct conn *c, const struct msg *req)
 {
-    struct fwd f = {.fd = -1, .budget = UINT64_MAX};
+    struct fwd f = {.fd = -1, .budget = UINT64_MAX, .flip_at = UINT64_MAX};
     if (req->chunked)
         return relay_chunked(&c->client, &f);
     return req->has_length ? relay_fixed(&c->client, &f, req->length) : RELAY_OK;
@@ -380,7 +383,7 @@ static int up_ready(struct conn *c)
 static int forward_response_body(struct conn *c, const struct msg *req, const struct msg *resp,
                                  bool *keep)
 {
-    struct fwd f = {.fd = c->client.fd, .budget = UINT64_MAX};
+    struct fwd f = {.fd = c->client.fd, .budget = UINT64_MAX, .flip_at = UINT64_MAX};
     *keep = !req->close && !resp->close;
     if (strcmp(req->method, "HEAD") == 0 || resp->status / 100 == 1 || resp->status == 204 ||
         resp->status == 304)
@@ -485,6 +488,7 @@ static bool forward(struct conn *c, const struct msg *req, int op)
     c->op = op;
     struct fwd f = {.fd = c->up.fd,
                     .budget = hit.action == ACT_RESET ? hit.after_bytes : UINT64_MAX,
+                    .flip_at = hit.action == ACT_CORRUPT ? hit.after_bytes : UINT64_MAX,
                     .count = conn_count,
                     .ud = c};
     int r = RELAY_OK;

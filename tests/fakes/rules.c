@@ -46,6 +46,7 @@ static int rule_parse(json_t *obj, size_t idx, struct rule *r, char *err, size_t
                         : strcmp(a, "500") == 0 || code == 500 ? ACT_500
                         : strcmp(a, "reset") == 0              ? ACT_RESET
                         : strcmp(a, "stall") == 0              ? ACT_STALL
+                        : strcmp(a, "corrupt") == 0            ? ACT_CORRUPT
                                                                : ACT_NONE;
             ok = r->action != ACT_NONE;
         } else if (strcmp(key, "probability") == 0) {

@@ -1,7 +1,8 @@
 /* Fault rules: which requests faultproxy answers itself, cuts or holds.
  *
  * Text: a JSON list (or {"rules": list}) of
- *   {"op": "UploadPart" | ... | "*", "action": "503" | "500" | "reset" | "stall",
+ *   {"op": "UploadPart" | ... | "*",
+ *    "action": "503" | "500" | "reset" | "stall" | "corrupt",
  *    "probability": 0..1 (1), "after_bytes": N (0), "stall_ms": N (0),
  *    "count": K (unlimited), "seed": S (random)}
  * Unknown keys are errors (a typo must not silently disable a fault).
@@ -15,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum action { ACT_NONE, ACT_503, ACT_500, ACT_RESET, ACT_STALL };
+enum action { ACT_NONE, ACT_503, ACT_500, ACT_RESET, ACT_STALL, ACT_CORRUPT };
 
 struct rule {
     int op; /* enum op, or -1: any */

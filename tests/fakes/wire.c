@@ -132,9 +132,14 @@ int relay_fixed(struct sock *src, struct fwd *f, uint64_t n)
             k = n;
         if (k > f->budget)
             k = f->budget;
-        int r = fwd_send(f, src->buf + src->off, (size_t) k, true);
+        char *p = src->buf + src->off;
+        bool flip = f->flip_at >= f->done && f->flip_at - f->done < k;
+        if (flip)
+            p[f->flip_at - f->done] = (char) ~p[f->flip_at - f->done];
+        int r = fwd_send(f, p, (size_t) k, true);
         if (r)
             return r;
+        f->done += k;
         src->off += (size_t) k;
         n -= k;
         if (f->budget != UINT64_MAX)

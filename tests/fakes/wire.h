@@ -32,6 +32,8 @@ struct msg {
 struct fwd {
     int fd;          /* -1: dropped */
     uint64_t budget; /* body bytes that may still go; UINT64_MAX: no cut */
+    uint64_t flip_at; /* the body byte at this offset goes inverted; UINT64_MAX: none */
+    uint64_t done;    /* body bytes relayed so far */
     /* MAY be NULL; called with each count of body bytes the peer took */
     void (*count)(void *ud, uint64_t n);
     void *ud;

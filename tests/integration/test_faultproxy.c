@@ -342,6 +342,52 @@ static unsigned heads_pattern(int n)
     return bits;
 }
 
+/* corrupt: the server stores what the proxy made of the body; with
+ * Content-MD5 (an UploadPart from memory) the server refuses it instead. */
+static void test_faultproxy__corrupt_flips_one_body_byte(void)
+{
+    stats_reset();
+    CHECK_INT(set_rules("[{\"op\":\"PutObject\",\"action\":\"corrupt\",\"after_bytes\":1000,"
+                        "\"count\":1}]"),
+              200);
+    const size_t len = 300000;
+    char *data = pattern(len, 7);
+    CHECK_INT(put_bytes("fp/flip", data, len, NULL), 0);
+    CHECK_INT(counter("PutObject", "injected"), 1);
+    struct sink got = {0};
+    CHECK_INT(get_bytes("fp/flip", &got), 0);
+    CHECK_INT(got.len, len);
+    size_t diffs = 0, at = 0;
+    for (size_t i = 0; got.buf && i < len && i < got.len; i++)
+        if (got.buf[i] != data[i]) {
+            diffs++;
+            at = i;
+        }
+    CHECK_INT(diffs, 1);
+    CHECK_INT(at, 1000);
+    free(got.buf);
+
+    CHECK_INT(set_rules("[{\"op\":\"UploadPart\",\"action\":\"corrupt\",\"after_bytes\":5,"
+                        "\"count\":1}]"),
+              200);
+    char *upload_id = NULL;
+    struct s3_call create;
+    s3_call_init(&create);
+    CHECK_INT(s3_create_multipart(s3, &create, bucket, "fp/flip-mp", &upload_id), 0);
+    s3_call_finish(&create);
+    bool retryable = true;
+    CHECK_INT(upload_part("fp/flip-mp", upload_id ? upload_id : "", 1, data, len, NULL,
+                          &retryable) < 0,
+              1);
+    CHECK(strstr(err_get(), "BadDigest") != NULL);
+    CHECK_INT(upload_part("fp/flip-mp", upload_id ? upload_id : "", 1, data, len, NULL, NULL), 0);
+    CHECK_INT(s3_abort_multipart(s3, bucket, "fp/flip-mp", upload_id ? upload_id : ""), 0);
+    free(upload_id);
+    free(data);
+    CHECK_INT(set_rules("[]"), 200);
+    CHECK_INT(s3_delete_object(s3, bucket, "fp/flip"), 0);
+}
+
 static void test_faultproxy__rules_change_at_run_time(void)
 {
     stats_reset();
@@ -561,6 +607,7 @@ int main(void)
         RUN(test_faultproxy__503_is_retryable_slowdown);
         RUN(test_faultproxy__500_and_reset_on_parts_are_retryable);
         RUN(test_faultproxy__rules_change_at_run_time);
+        RUN(test_faultproxy__corrupt_flips_one_body_byte);
         RUN(test_faultproxy__stall_delays_or_never_answers);
         RUN(test_faultproxy__32_connections_in_parallel);
         RUN(test_faultproxy__reset_zeroes_stats);

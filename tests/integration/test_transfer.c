@@ -896,6 +896,41 @@ static void test_transfer__small_full_sync_costs_get_and_put(void)
     }
 }
 
+/* 6. Parts the target stores with other bytes than were sent (the proxy
+ * flips one byte of two UploadParts): their ETags are not the MD5 of what
+ * was read, so they are sent again; the object lands whole. */
+static void test_transfer__corrupted_parts_sent_again(void)
+{
+    const char *scen = "flip";
+    const uint64_t size = 40 * MiB + 3;
+    char sb[64], tb[64], cfg[512], log[512], md5[33], etag[80];
+    src_bucket(sb, sizeof(sb), scen);
+    tgt_bucket(tb, sizeof(tb), scen);
+    CHECK_INT(s3_create_bucket(src, sb, NULL), 0);
+    CHECK_INT(put_big(sb, "obj", 77, size, md5, etag), 0);
+    struct cfgopt o = {.name = scen, .part_conc = 4, .threshold = "16M", .min_part = "8M"};
+    CHECK_INT(cfg_write(cfg, sizeof(cfg), &o), 0);
+    CHECK_INT(stats_reset(), 200);
+    CHECK_INT(set_rules("[{\"op\":\"UploadPart\",\"action\":\"corrupt\",\"after_bytes\":12345,"
+                        "\"count\":2}]"),
+              200);
+    path_in(log, sizeof(log), &ctx, "flip-once.log");
+    CHECK_INT(sync_once(&ctx, cfg, log, ONCE_MS), 0);
+    CHECK_INT(counter("UploadPart", "injected"), 2);
+    /* 6 parts, 2 of them twice */
+    CHECK_INT(counter("UploadPart", "requests"), 8);
+    char tkey[128], got[33];
+    uint64_t glen = 0;
+    snprintf(tkey, sizeof(tkey), "%s/obj", sb);
+    CHECK_INT(target_md5(tb, tkey, got, &glen), 0);
+    CHECK_INT(glen, size);
+    CHECK_STR(got, md5);
+    CHECK_INT(records_left(cfg, "flip-end"), 0);
+    CHECK_INT(target_uploads(tb, NULL, NULL, NULL, 0), 0);
+    CHECK_INT(set_rules("[]"), 200);
+    cleanup(sb, "obj", tb);
+}
+
 int main(void)
 {
     srandom((unsigned) time(NULL) ^ (unsigned) getpid());
@@ -955,6 +990,8 @@ int main(void)
         RUN(test_transfer__small_part_budget_still_completes);
         printf("# (%.0f s)\n", now_s() - t0);
         RUN(test_transfer__small_full_sync_costs_get_and_put);
+        printf("# (%.0f s)\n", now_s() - t0);
+        RUN(test_transfer__corrupted_parts_sent_again);
         printf("# total %.0f s\n", now_s() - t0);
     }
 
