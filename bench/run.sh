@@ -31,9 +31,7 @@ PY=python3
 
 RUNS=${BENCH_RUNS:-3}
 DATASETS=${BENCH_DATASETS:-"large small"}
-# rgw2cloud-lowmem (max_inflight_bytes BENCH_LOWMEM_INFLIGHT) is not in the default list:
-# at 2026-11-21 it hangs (see README), each run costing BENCH_RUN_TIMEOUT
-TOOLS_LARGE=${BENCH_TOOLS_LARGE:-"rgw2cloud rclone-default rclone-tuned rclone-multipart raw-curl"}
+TOOLS_LARGE=${BENCH_TOOLS_LARGE:-"rgw2cloud rgw2cloud-lowmem rclone-default rclone-tuned rclone-multipart raw-curl"}
 TOOLS_SMALL=${BENCH_TOOLS_SMALL:-"rgw2cloud rclone-default rclone-tuned raw-curl"}
 CONC=${BENCH_CONCURRENCY:-32}
 PARTC=${BENCH_PART_CONCURRENCY:-8}
