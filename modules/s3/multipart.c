@@ -463,14 +463,20 @@ static void part_over(struct part_job *j)
 
 static void part_send(void *ud);
 
+/* Part j cannot be sent now: the job fails (its record stays for a resume). */
+static void part_give_up(struct part_job *j, int err, const char *detail)
+{
+    j->m->pstate[j->n - 1] = PART_TODO;
+    fail(j->m, err, detail);
+    part_over(j);
+}
+
 static void part_retry_later(struct part_job *j, int err, const char *detail)
 {
     struct mp *m = j->m;
     hasher_drop(j);
     if (++j->attempts >= PART_ATTEMPTS || m->err) {
-        m->pstate[j->n - 1] = PART_TODO;
-        fail(m, err, detail);
-        part_over(j);
+        part_give_up(j, err, detail);
         return;
     }
     long base = 250L << (j->attempts < 6 ? j->attempts : 6);
@@ -490,41 +496,23 @@ static void part_settle(struct part_job *j)
     struct s3_call *get = &j->get, *put = &j->put;
     if (get->err == -ESTALE || get->err == -ENOENT) {
         m->source_changed = true;
-        fail(m, -ESTALE, "source changed during the copy");
-        m->pstate[j->n - 1] = PART_TODO;
-        part_over(j);
+        part_give_up(j, -ESTALE, "source changed during the copy");
         return;
     }
-    if (j->get_aborted) { /* the PUT failed first */
-        if (put->retryable) {
-            part_retry_later(j, put->err, put->detail);
-        } else {
-            m->pstate[j->n - 1] = PART_TODO;
-            fail(m, put->err, put->detail);
-            part_over(j);
-        }
-        return;
-    }
-    if (get->err < 0 || j->got != j->len) {
-        bool retry = get->err == 0 || get->retryable;
+    bool get_failed = !j->get_aborted && (get->err < 0 || j->got != j->len);
+    if (get_failed) { /* a GET that ended without error but short is worth another try */
         const char *d = get->detail ? get->detail : "source: short ranged read";
-        if (retry) {
+        if (get->err == 0 || get->retryable)
             part_retry_later(j, get->err ? get->err : -EIO, d);
-        } else {
-            m->pstate[j->n - 1] = PART_TODO;
-            fail(m, get->err, d);
-            part_over(j);
-        }
+        else
+            part_give_up(j, get->err, d);
         return;
     }
-    if (put->err < 0) {
-        if (put->retryable) {
+    if (put->err < 0) { /* also when the GET was stopped because the PUT failed first */
+        if (put->retryable)
             part_retry_later(j, put->err, put->detail);
-        } else {
-            m->pstate[j->n - 1] = PART_TODO;
-            fail(m, put->err, put->detail);
-            part_over(j);
-        }
+        else
+            part_give_up(j, put->err, put->detail);
         return;
     }
     char *etag = NULL;
@@ -651,9 +639,8 @@ static void part_send(void *ud)
 {
     struct part_job *j = ud;
     struct mp *m = j->m;
-    if (m->err) {
-        m->pstate[j->n - 1] = PART_TODO;
-        part_over(j);
+    if (m->err) { /* another part failed meanwhile: the job ends */
+        part_give_up(j, m->err, NULL);
         return;
     }
     uint64_t first, last;
