@@ -1,4 +1,5 @@
 /* Every S3 operation of src/http/s3.h against the lab's target radosgw. */
+#include "harness.h"
 #include "labenv.h"
 #include "testlib.h"
 
@@ -19,30 +20,6 @@ static struct s3_client *s3;
 static char bucket[64];
 
 /* ---- helpers */
-
-struct sink {
-    char *buf;
-    size_t len;
-    EVP_MD_CTX *md5; /* when set, bytes are hashed, not kept */
-};
-
-static size_t sink_write(void *ud, const char *buf, size_t len)
-{
-    struct sink *s = ud;
-    if (s->md5) {
-        EVP_DigestUpdate(s->md5, buf, len);
-        s->len += len;
-        return len;
-    }
-    char *nb = realloc(s->buf, s->len + len + 1);
-    if (!nb)
-        return 0;
-    memcpy(nb + s->len, buf, len);
-    s->buf = nb;
-    s->len += len;
-    s->buf[s->len] = '\0';
-    return len;
-}
 
 struct src {
     const char *data;
@@ -84,15 +61,6 @@ static int get_bytes(const char *key, struct sink *out, uint64_t first, uint64_t
         r = s3_call_run(s3, &call);
     s3_call_finish(&call);
     return r;
-}
-
-static void md5_hex(char out[33], const void *data, size_t len)
-{
-    unsigned char md[16];
-    unsigned int n = 0;
-    EVP_Digest(data, len, md, &n, EVP_md5(), NULL);
-    for (int i = 0; i < 16; i++)
-        snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 
 static bool listing_has(const char *key)
@@ -353,24 +321,14 @@ static void test_s3__multipart_100mib_streamed(void)
               0);
     free(final_etag);
 
-    unsigned char md[16];
-    unsigned int mdn = 0;
-    EVP_DigestFinal_ex(whole, md, &mdn);
     char want[33];
-    for (int i = 0; i < 16; i++)
-        snprintf(want + 2 * i, 3, "%02x", md[i]);
+    md5_final_hex(want, whole);
 
-    struct sink got = {0};
-    got.md5 = EVP_MD_CTX_new();
-    EVP_DigestInit_ex(got.md5, EVP_md5(), NULL);
-    CHECK_INT(get_bytes(key, &got, 1, 0, NULL), 0);
-    CHECK_INT(got.len, total);
-    EVP_DigestFinal_ex(got.md5, md, &mdn);
     char have[33];
-    for (int i = 0; i < 16; i++)
-        snprintf(have + 2 * i, 3, "%02x", md[i]);
+    uint64_t have_len = 0;
+    CHECK_INT(download_md5(have, &have_len, s3, bucket, key), 0);
+    CHECK_INT(have_len, total);
     CHECK_STR(have, want);
-    EVP_MD_CTX_free(got.md5);
 
     struct s3_call head;
     s3_call_init(&head);

@@ -311,6 +311,16 @@ static int target_md5(const char *bucket, const char *key, char out[33], uint64_
     return r;
 }
 
+/* The target holds bucket/key whole: its length and MD5 are the source's. */
+static void target_holds(const char *bucket, const char *key, uint64_t size, const char *md5)
+{
+    char got[33];
+    uint64_t glen = 0;
+    CHECK_INT(target_md5(bucket, key, got, &glen), 0);
+    CHECK_INT(glen, size);
+    CHECK_STR(got, md5);
+}
+
 /* HEAD on the target: its x-amz-meta-rgwx-source-etag into out ("" when
  * absent); 0 or a negative errno (-ENOENT: no object). */
 static int target_source_etag(const char *bucket, const char *key, char out[80])
@@ -512,11 +522,7 @@ static void test_transfer__kill9_resume_sends_only_missing_parts(void)
     CHECK_INT(counter("CreateMultipartUpload", "requests"), 1); /* resumed, not started over */
     CHECK_INT(counter("AbortMultipartUpload", "requests"), 0);
 
-    char got[33];
-    uint64_t glen = 0;
-    CHECK_INT(target_md5(tb, tkey, got, &glen), 0);
-    CHECK_INT(glen, size);
-    CHECK_STR(got, md5);
+    target_holds(tb, tkey, size, md5);
     char recorded[80];
     CHECK_INT(target_source_etag(tb, tkey, recorded), 0);
     CHECK_STR(recorded, etag);
@@ -579,11 +585,7 @@ static void test_transfer__part_failures_retried_alone(void)
     CHECK(sent <= (long long) size + injected * (long long) part);
     CHECK_INT(set_rules("[]"), 200);
 
-    char got[33];
-    uint64_t glen = 0;
-    CHECK_INT(target_md5(tb, tkey, got, &glen), 0);
-    CHECK_INT(glen, size);
-    CHECK_STR(got, md5);
+    target_holds(tb, tkey, size, md5);
     CHECK_INT(records_left(cfg, "flaky-end"), 0);
     CHECK_INT(target_uploads(tb, NULL, NULL, NULL, 0), 0);
     cleanup(sb, key, tb);
@@ -613,13 +615,10 @@ static void test_transfer__small_part_budget_still_completes(void)
     path_in(log, sizeof(log), &ctx, "budget-once.log");
     CHECK_INT(sync_once(&ctx, cfg, log, ONCE_MS), 0);
     for (int i = 0; i < 3; i++) {
-        char key[32], tkey[128], got[33];
-        uint64_t glen = 0;
+        char key[32], tkey[128];
         snprintf(key, sizeof(key), "obj%d", i);
         snprintf(tkey, sizeof(tkey), "%s/%s", sb, key);
-        CHECK_INT(target_md5(tb, tkey, got, &glen), 0);
-        CHECK_INT(glen, size);
-        CHECK_STR(got, md5[i]);
+        target_holds(tb, tkey, size, md5[i]);
         cleanup(sb, key, tb);
     }
     CHECK_INT(records_left(cfg, "budget-end"), 0);
@@ -688,11 +687,7 @@ static void test_transfer__source_overwritten_mid_upload(void)
         printf("# target's x-amz-meta-rgwx-source-etag \"%s\", want \"%s\"\n", recorded, etag2);
         print_tail(d.log, 30);
     }
-    char got[33];
-    uint64_t glen = 0;
-    CHECK_INT(target_md5(tb, tkey, got, &glen), 0);
-    CHECK_INT(glen, size2);
-    CHECK_STR(got, md5_2);
+    target_holds(tb, tkey, size2, md5_2);
     print_stats("after the overwrite");
     /* the old upload was aborted (by us: the proxy saw it), not left */
     CHECK(counter("AbortMultipartUpload", "requests") >= 1);
@@ -783,11 +778,7 @@ static void test_transfer__orphan_sweep_keeps_owned_uploads(void)
     CHECK_INT(sync_once(&ctx, cfg, log, ONCE_MS), 0);
     CHECK(file_contains(log, "resuming upload"));
     CHECK_INT(counter("CreateMultipartUpload", "requests"), 1);
-    char got[33];
-    uint64_t glen = 0;
-    CHECK_INT(target_md5(tb, tkey, got, &glen), 0);
-    CHECK_INT(glen, size);
-    CHECK_STR(got, md5);
+    target_holds(tb, tkey, size, md5);
     CHECK_INT(records_left(cfg, "orph-end"), 0);
     CHECK_INT(target_uploads(tb, NULL, NULL, NULL, 0), 0);
     cleanup(sb, key, tb);
@@ -919,12 +910,9 @@ static void test_transfer__corrupted_parts_sent_again(void)
     CHECK_INT(counter("UploadPart", "injected"), 2);
     /* 6 parts, 2 of them twice */
     CHECK_INT(counter("UploadPart", "requests"), 8);
-    char tkey[128], got[33];
-    uint64_t glen = 0;
+    char tkey[128];
     snprintf(tkey, sizeof(tkey), "%s/obj", sb);
-    CHECK_INT(target_md5(tb, tkey, got, &glen), 0);
-    CHECK_INT(glen, size);
-    CHECK_STR(got, md5);
+    target_holds(tb, tkey, size, md5);
     CHECK_INT(records_left(cfg, "flip-end"), 0);
     CHECK_INT(target_uploads(tb, NULL, NULL, NULL, 0), 0);
     CHECK_INT(set_rules("[]"), 200);
