@@ -3,8 +3,12 @@
 #include "err.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #define EASY_POOL_MAX 64
 
@@ -15,6 +19,13 @@ struct loop {
     CURL *pool[EASY_POOL_MAX];
     int npool;
     struct loop_timer *timers; /* sorted by due_ms */
+    struct loop_sock *socks;   /* every socket curl opened, for loop_quick_ack() */
+    int nsocks, capsocks;
+};
+
+struct loop_sock {
+    curl_socket_t fd;
+    int port; /* local port; 0 until first looked up */
 };
 
 long long loop_now_ms(void)
@@ -115,12 +126,77 @@ void loop_free(struct loop *l)
         (void) curl_multi_cleanup(l->multi);
     if (l->share)
         (void) curl_share_cleanup(l->share);
+    free(l->socks);
     free(l);
+}
+
+/* curl's connections come and go inside the multi; we keep their sockets so
+ * that loop_quick_ack() can find the one a transfer is on (curl tells the
+ * socket of a transfer only once it has ended). */
+static int cb_sockopt(void *ud, curl_socket_t fd, curlsocktype purpose)
+{
+    struct loop *l = ud;
+    if (purpose != CURLSOCKTYPE_IPCXN)
+        return CURL_SOCKOPT_OK;
+    if (l->nsocks == l->capsocks) {
+        int cap = l->capsocks ? l->capsocks * 2 : 64;
+        struct loop_sock *n = realloc(l->socks, (size_t) cap * sizeof(*n));
+        if (!n)
+            return CURL_SOCKOPT_OK; /* only loses the quick ACKs of this one */
+        l->socks = n;
+        l->capsocks = cap;
+    }
+    l->socks[l->nsocks++] = (struct loop_sock){.fd = fd};
+    return CURL_SOCKOPT_OK;
+}
+
+static int cb_closesocket(void *ud, curl_socket_t fd)
+{
+    struct loop *l = ud;
+    for (int i = 0; i < l->nsocks; i++)
+        if (l->socks[i].fd == fd) {
+            l->socks[i] = l->socks[--l->nsocks];
+            break;
+        }
+    return close(fd);
+}
+
+static int sock_port(curl_socket_t fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    if (getsockname(fd, (struct sockaddr *) &ss, &len) != 0)
+        return 0;
+    if (ss.ss_family == AF_INET)
+        return ntohs(((struct sockaddr_in *) &ss)->sin_port);
+    if (ss.ss_family == AF_INET6)
+        return ntohs(((struct sockaddr_in6 *) &ss)->sin6_port);
+    return 0;
+}
+
+int loop_quick_ack(struct loop *l, CURL *easy)
+{
+    long port = 0;
+    if (curl_easy_getinfo(easy, CURLINFO_LOCAL_PORT, &port) != CURLE_OK || port <= 0)
+        return -1;
+    for (int i = 0; i < l->nsocks; i++) {
+        struct loop_sock *s = &l->socks[i];
+        if (s->port == 0)
+            s->port = sock_port(s->fd);
+        if (s->port == port)
+            return setsockopt(s->fd, IPPROTO_TCP, TCP_QUICKACK, &(int){1}, sizeof(int)) == 0 ? s->fd
+                                                                                             : -1;
+    }
+    return -1;
 }
 
 static void easy_common(struct loop *l, CURL *e)
 {
     (void) curl_easy_setopt(e, CURLOPT_SHARE, l->share);
+    (void) curl_easy_setopt(e, CURLOPT_SOCKOPTFUNCTION, cb_sockopt);
+    (void) curl_easy_setopt(e, CURLOPT_SOCKOPTDATA, l);
+    (void) curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, cb_closesocket);
+    (void) curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, l);
     (void) curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     (void) curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
     (void) curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 10000L);

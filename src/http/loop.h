@@ -47,6 +47,13 @@ int loop_run_once(struct loop *l, int timeout_ms);
 /* Number of transfers in the multi. */
 int loop_running(const struct loop *l);
 
+/* ACK what easy's connection received, now. Call it when a response's
+ * status line is in: a server that writes the head and the body of a
+ * response apart, with Nagle on (RGW's default), sends the body only once the
+ * head is ACKed, and Linux delays that ACK by up to 40 ms on a keep-alive
+ * connection. Returns the socket ACKed, or -1 (none found: nothing done). */
+int loop_quick_ack(struct loop *l, CURL *easy);
+
 /* Wake a loop_run_once() blocked in poll; callable from any thread. */
 void loop_wakeup(struct loop *l);
 

@@ -272,6 +272,8 @@ static size_t cb_header(char *buf, size_t size, size_t n, void *ud)
     struct s3_call *call = ud;
     size_t len = size * n;
     if (len >= 5 && memcmp(buf, "HTTP/", 5) == 0) {
+        /* without this, RGW's answers come ~40 ms late (see loop.h) */
+        (void) loop_quick_ack(call->client->loop, call->xfer.easy);
         /* a new response (after 100-continue or a redirect): forget the
          * previous response's headers */
         kv_free(call->resp_headers, call->nresp_headers);
@@ -396,8 +398,8 @@ static void call_done(struct loop_xfer *x, CURLcode rc)
             json_decref(j);
         }
     }
-    call->err = status_to_errno((int) rc, call->status, have_error_doc ? xe.code : NULL,
-                                &call->retryable);
+    call->err =
+        status_to_errno((int) rc, call->status, have_error_doc ? xe.code : NULL, &call->retryable);
     if (call->err < 0) {
         char line[1024];
         const char *what = call->key ? call->key : "";
@@ -423,7 +425,8 @@ static void call_done(struct loop_xfer *x, CURLcode rc)
 static int call_sign_and_setup(struct s3_client *c, struct s3_call *call)
 {
     /* path as the client means it, decoded: the signer encodes it once */
-    size_t plen = 3 + (call->bucket ? strlen(call->bucket) : 0) + (call->key ? strlen(call->key) : 0);
+    size_t plen =
+        3 + (call->bucket ? strlen(call->bucket) : 0) + (call->key ? strlen(call->key) : 0);
     char *path = malloc(plen);
     char *host = NULL;
     if (!path)
@@ -555,8 +558,7 @@ int s3_call_start(struct s3_client *c, struct s3_call *call, s3_done_fn done, vo
     bool has_body = call->read || call->body;
     if (strcmp(call->method, "HEAD") == 0) {
         (void) curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
-    } else if (has_body || strcmp(call->method, "PUT") == 0 ||
-               strcmp(call->method, "POST") == 0) {
+    } else if (has_body || strcmp(call->method, "PUT") == 0 || strcmp(call->method, "POST") == 0) {
         /* UPLOAD, not POST: curl would add an unsigned form Content-Type */
         (void) curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
         (void) curl_easy_setopt(e, CURLOPT_READFUNCTION, cb_read);
@@ -611,7 +613,8 @@ int s3_call_run(struct s3_client *c, struct s3_call *call)
         }
         for (;;) {
             (void) clock_gettime(CLOCK_MONOTONIC, &now);
-            long left = (until.tv_sec - now.tv_sec) * 1000 + (until.tv_nsec - now.tv_nsec) / 1000000;
+            long left =
+                (until.tv_sec - now.tv_sec) * 1000 + (until.tv_nsec - now.tv_nsec) / 1000000;
             if (left <= 0)
                 break;
             (void) loop_run_once(c->loop, (int) left);
@@ -637,8 +640,8 @@ void s3_call_abort(struct s3_call *call)
 
 /* ------------------------------------------------------------ operations */
 
-int s3_put_object_prepare(struct s3_call *call, const char *bucket, const char *key,
-                          s3_read_fn fn, void *ud, uint64_t len)
+int s3_put_object_prepare(struct s3_call *call, const char *bucket, const char *key, s3_read_fn fn,
+                          void *ud, uint64_t len)
 {
     int r = s3_call_set(call, "PUT", bucket, key);
     if (r < 0)
@@ -656,8 +659,8 @@ int s3_get_object_prepare(struct s3_call *call, const char *bucket, const char *
         return r;
     if (range_last >= range_first) {
         char range[64];
-        (void) snprintf(range, sizeof(range), "bytes=%llu-%llu",
-                        (unsigned long long) range_first, (unsigned long long) range_last);
+        (void) snprintf(range, sizeof(range), "bytes=%llu-%llu", (unsigned long long) range_first,
+                        (unsigned long long) range_last);
         if ((r = s3_call_header(call, "Range", range)) < 0)
             return r;
     }
@@ -681,8 +684,7 @@ int s3_delete_object_prepare(struct s3_call *call, const char *bucket, const cha
     return s3_call_set(call, "DELETE", bucket, key);
 }
 
-int s3_head_object(struct s3_client *c, struct s3_call *call, const char *bucket,
-                   const char *key)
+int s3_head_object(struct s3_client *c, struct s3_call *call, const char *bucket, const char *key)
 {
     int r = s3_head_object_prepare(call, bucket, key);
     return r < 0 ? r : s3_call_run(c, call);
@@ -770,8 +772,8 @@ int s3_upload_part_prepare(struct s3_call *call, const char *bucket, const char 
 }
 
 int s3_upload_part_stream_prepare(struct s3_call *call, const char *bucket, const char *key,
-                                  const char *upload_id, int part_number, s3_read_fn fn,
-                                  void *ud, uint64_t len)
+                                  const char *upload_id, int part_number, s3_read_fn fn, void *ud,
+                                  uint64_t len)
 {
     char num[16];
     (void) snprintf(num, sizeof(num), "%d", part_number);
@@ -785,9 +787,8 @@ int s3_upload_part_stream_prepare(struct s3_call *call, const char *bucket, cons
     return 0;
 }
 
-int s3_upload_part(struct s3_client *c, const char *bucket, const char *key,
-                   const char *upload_id, int part_number, const void *data, size_t len,
-                   char **etag)
+int s3_upload_part(struct s3_client *c, const char *bucket, const char *key, const char *upload_id,
+                   int part_number, const void *data, size_t len, char **etag)
 {
     struct s3_call call;
     s3_call_init(&call);
@@ -804,8 +805,7 @@ int s3_upload_part(struct s3_client *c, const char *bucket, const char *key,
 }
 
 int s3_list_parts_page(struct s3_client *c, const char *bucket, const char *key,
-                       const char *upload_id, int marker, int max_parts,
-                       struct xml_list_parts *out)
+                       const char *upload_id, int marker, int max_parts, struct xml_list_parts *out)
 {
     struct s3_call call;
     s3_call_init(&call);
@@ -824,8 +824,8 @@ int s3_list_parts_page(struct s3_client *c, const char *bucket, const char *key,
     return r;
 }
 
-int s3_list_parts(struct s3_client *c, const char *bucket, const char *key,
-                  const char *upload_id, int page_size, struct xml_list_parts *out)
+int s3_list_parts(struct s3_client *c, const char *bucket, const char *key, const char *upload_id,
+                  int page_size, struct xml_list_parts *out)
 {
     memset(out, 0, sizeof(*out));
     int marker = 0;
