@@ -367,6 +367,11 @@ const char *md5mb_impl(void)
     return kernel_get()->name;
 }
 
+unsigned md5mb_lanes(void)
+{
+    return kernel_get()->lanes;
+}
+
 int md5mb_force(const char *impl)
 {
     const struct md5mb_kernel *k = NULL;

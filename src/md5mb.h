@@ -43,6 +43,10 @@ void md5mb_final(struct md5mb *c, unsigned char out[MD5MB_DIGEST_LEN]);
  * string. md5mb_update() is always scalar (one stream gains nothing from lanes). */
 const char *md5mb_impl(void);
 
+/* How many streams md5mb_update_many() hashes side by side with that implementation: 16, 8
+ * or 1. A caller that hands it at least this many equally long streams keeps every lane busy. */
+unsigned md5mb_lanes(void);
+
 /* For tests and benchmarks: makes md5mb_update_many() use impl ("avx512", "avx2", "scalar"), or
  * the best this CPU supports for NULL or "auto". -EINVAL for an unknown name or one this CPU
  * (or OS) can't run; the choice is then unchanged. Affects the whole process: not to be called

@@ -20,11 +20,11 @@
 #include <time.h>
 
 #define PART_ATTEMPTS 6
-#define POOL_WAIT_MS 20
-/* bytes read and not hashed yet, across all parts, that start a hashing
- * round: enough for every lane to have a run of blocks, little enough to
- * be hashed while still in the cache */
-#define HASH_BATCH (4u << 20)
+#define POOL_WAIT_MS  20
+/* A part holding this many bytes read and not hashed is ready for a hashing
+ * round; a round starts when as many parts are ready as md5mb has lanes, and
+ * gives each the same number of bytes, so that no lane idles. */
+#define HASH_QUANTUM (64u << 10)
 /* a part streams through a ring this large (or its own size, if smaller) */
 #define PART_RING (1u << 20)
 
@@ -58,7 +58,7 @@ struct mp_hasher {
     struct md5mb **ctx;
     const unsigned char **data;
     size_t *len;
-    uint64_t pending; /* bytes read, not hashed */
+    size_t ready; /* parts holding >= HASH_QUANTUM unhashed bytes (counted anew each round) */
     struct loop_timer timer;
 };
 
@@ -80,7 +80,7 @@ struct mp {
     char **petag; /* per part, unquoted */
     uint32_t next;
     unsigned inflight;
-    int err;            /* first failure: no new parts start */
+    int err; /* first failure: no new parts start */
     char detail[512];
     bool source_changed;
     uint64_t bytes_sent;
@@ -376,8 +376,8 @@ static void hasher_drop(struct part_job *j)
             break;
         }
     }
-    uint64_t mine = j->got - j->hashed;
-    h->pending -= mine < h->pending ? mine : h->pending;
+    if (j->got - j->hashed >= HASH_QUANTUM && h->ready > 0)
+        h->ready--;
     j->hashing = false;
 }
 
@@ -404,29 +404,59 @@ static size_t ring_piece(const struct part_job *j, uint64_t from, uint64_t to,
 
 static void part_wake(struct part_job *j);
 
-/* A round: the new bytes of every part in flight through md5mb together
- * (a ring's new bytes may wrap: two passes), then the parts whose PUT
- * waits for hashed bytes go on. */
+/* A part that must be hashed now, whatever the lanes: its GET is over (the
+ * tail), or paused on a full ring, or its ring is half unhashed. */
+static bool hash_urgent(const struct part_job *j)
+{
+    return j->got > j->hashed && (j->get_done || j->get_paused || j->got - j->hashed >= j->cap / 2);
+}
+
+static int by_unhashed_desc(const void *a, const void *b)
+{
+    const struct part_job *x = *(struct part_job *const *) a, *y = *(struct part_job *const *) b;
+    uint64_t ux = x->got - x->hashed, uy = y->got - y->hashed;
+    return ux < uy ? 1 : ux > uy ? -1 : 0;
+}
+
+/* A round. The candidates are the parts that are ready or urgent. With at
+ * least one per lane, the `lanes` with the most unhashed bytes each give M
+ * bytes, M being the least of theirs (whole blocks), so every lane runs M
+ * bytes; urgent parts outside them give M too, and the rest waits for a
+ * later round. With fewer candidates, each gives all it has. Then the parts
+ * whose PUT waits for hashed bytes go on, and another round is started if
+ * one is due already. */
 static void hasher_run(void *ud)
 {
     struct mp_hasher *h = ud;
-    for (int pass = 0; pass < 2; pass++) {
-        size_t k = 0;
-        for (size_t i = 0; i < h->n; i++) {
-            struct part_job *j = h->jobs[i];
-            if (j->got == j->hashed)
-                continue;
-            const unsigned char *at;
-            size_t n = ring_piece(j, j->hashed, j->got, &at);
-            h->ctx[k] = &j->md5;
-            h->data[k] = at;
-            h->len[k] = n;
-            j->hashed += n;
-            k++;
-        }
-        md5mb_update_many(h->ctx, h->data, h->len, k);
+    size_t lanes = md5mb_lanes(), nc = 0;
+    for (size_t i = 0; i < h->n; i++) {
+        struct part_job *j = h->jobs[i];
+        if (j->got - j->hashed >= HASH_QUANTUM || hash_urgent(j))
+            h->wake[nc++] = j; /* scratch: the candidates */
     }
-    h->pending = 0;
+    uint64_t m = UINT64_MAX;
+    if (nc >= lanes) {
+        qsort(h->wake, nc, sizeof(*h->wake), by_unhashed_desc);
+        m = (h->wake[lanes - 1]->got - h->wake[lanes - 1]->hashed) & ~(uint64_t) 63;
+        if (m < HASH_QUANTUM)
+            m = HASH_QUANTUM;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < nc; i++) {
+        struct part_job *j = h->wake[i];
+        if (i >= lanes && !hash_urgent(j))
+            continue;
+        uint64_t to = j->got - j->hashed > m ? j->hashed + m : j->got;
+        const unsigned char *at;
+        size_t n = ring_piece(j, j->hashed, to, &at); /* up to the ring's end */
+        h->ctx[k] = &j->md5;
+        h->data[k] = at;
+        h->len[k] = n;
+        j->hashed += n;
+        k++;
+    }
+    md5mb_update_many(h->ctx, h->data, h->len, k);
+
     /* waking a part may end it or start others (hasher_add, hasher_drop):
      * go over a copy of the list */
     size_t nwake = 0;
@@ -434,6 +464,15 @@ static void hasher_run(void *ud)
         h->wake[nwake++] = h->jobs[i];
     for (size_t i = 0; i < nwake; i++)
         part_wake(h->wake[i]);
+
+    bool again = false;
+    h->ready = 0;
+    for (size_t i = 0; i < h->n; i++) {
+        h->ready += h->jobs[i]->got - h->jobs[i]->hashed >= HASH_QUANTUM;
+        again = again || hash_urgent(h->jobs[i]);
+    }
+    if (again || (h->ready > 0 && h->ready >= (h->n < lanes ? h->n : lanes)))
+        hasher_kick(h);
 }
 
 /* ------------------------------------------------------------------ parts */
@@ -586,6 +625,8 @@ static size_t part_sink(void *ud, const char *buf, size_t len)
         return 0; /* more than the range: abort, the source is not what we planned */
     if (j->got + len - j->sent > j->cap) {
         j->get_paused = true; /* curl hands the same bytes again on unpause */
+        if (j->hashing && j->got > j->hashed)
+            hasher_kick(j->m->env.hasher); /* the PUT waits for these */
         return S3_WRITE_PAUSE;
     }
     size_t off = (size_t) (j->got % j->cap);
@@ -598,9 +639,14 @@ static size_t part_sink(void *ud, const char *buf, size_t len)
         md5mb_update(&j->md5, buf, len);
         j->hashed = j->got;
         part_wake(j);
-    } else if ((h->pending += len) >= HASH_BATCH || j->got - j->hashed >= j->cap / 4) {
-        hasher_kick(h);
+        return len;
     }
+    uint64_t unhashed = j->got - j->hashed;
+    if (unhashed >= HASH_QUANTUM && unhashed - len < HASH_QUANTUM)
+        h->ready++;
+    size_t lanes = md5mb_lanes();
+    if (hash_urgent(j) || h->ready >= (h->n < lanes ? h->n : lanes))
+        hasher_kick(h);
     return len;
 }
 
@@ -655,8 +701,8 @@ static void part_send(void *ud)
                   j->n);
     s3_call_finish(&j->get);
     s3_call_finish(&j->put);
-    int r = s3_get_object_prepare(&j->get, m->src_bucket, m->key, first, last, m->etag, part_sink,
-                                  j);
+    int r =
+        s3_get_object_prepare(&j->get, m->src_bucket, m->key, first, last, m->etag, part_sink, j);
     if (r == 0 && m->version[0])
         r = s3_call_query(&j->get, "versionId", m->version);
     if (r == 0)

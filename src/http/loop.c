@@ -19,6 +19,7 @@ struct loop {
     CURL *pool[EASY_POOL_MAX];
     int npool;
     struct loop_timer *timers; /* sorted by due_ms */
+    struct loop_timer *due;    /* taken off timers by timers_run(), not fired yet */
     struct loop_sock *socks;   /* every socket curl opened, for loop_quick_ack() */
     int nsocks, capsocks;
 };
@@ -35,16 +36,25 @@ long long loop_now_ms(void)
     return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static bool timer_unlink(struct loop_timer **head, struct loop_timer *t)
+{
+    for (struct loop_timer **p = head; *p; p = &(*p)->next) {
+        if (*p == t) {
+            *p = t->next;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Also for a timer that is due and waits its turn in timers_run(): a
+ * callback may cancel (and free) or re-arm another timer due with it. */
 void loop_timer_cancel(struct loop *l, struct loop_timer *t)
 {
     if (!t->armed)
         return;
-    for (struct loop_timer **p = &l->timers; *p; p = &(*p)->next) {
-        if (*p == t) {
-            *p = t->next;
-            break;
-        }
-    }
+    if (!timer_unlink(&l->timers, t))
+        (void) timer_unlink(&l->due, t);
     t->armed = false;
     t->next = NULL;
 }
@@ -63,11 +73,14 @@ void loop_timer_arm(struct loop *l, struct loop_timer *t, long ms, void (*fn)(vo
     t->armed = true;
 }
 
-/* Fire what is due; each fires once even if it re-arms itself. */
+/* Fire what is due; each fires once even if it re-arms itself (then it is
+ * due again only in the next run). */
 static void timers_run(struct loop *l)
 {
     long long now = loop_now_ms();
-    struct loop_timer *due = NULL, **tail = &due;
+    struct loop_timer **tail = &l->due;
+    while (*tail)
+        tail = &(*tail)->next;
     while (l->timers && l->timers->due_ms <= now) {
         struct loop_timer *t = l->timers;
         l->timers = t->next;
@@ -75,12 +88,12 @@ static void timers_run(struct loop *l)
         *tail = t;
         tail = &t->next;
     }
-    while (due) {
-        struct loop_timer *t = due;
-        due = t->next;
+    while (l->due) {
+        struct loop_timer *t = l->due;
+        l->due = t->next;
         t->next = NULL;
         t->armed = false;
-        t->fn(t->ud); /* may free t or re-arm it */
+        t->fn(t->ud); /* may free t, or cancel, free or re-arm others */
     }
 }
 

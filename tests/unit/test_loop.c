@@ -1,4 +1,6 @@
-/* The transfer loop's quick ACK: loop_quick_ack() must find the socket a
+/* The transfer loop's timers, and its quick ACK. Timers: a callback may
+ * cancel (and free) or re-arm another timer that is due in the same run.
+ * Quick ACK: loop_quick_ack() must find the socket a
  * transfer is on, while it runs, over fresh, reused and replaced
  * connections. An in-process HTTP server on 127.0.0.1:0 writes each
  * response's head and body apart (as RGW does) and names, in a header, the
@@ -217,9 +219,90 @@ static void test_loop__quick_ack_finds_the_transfers_socket(void)
     server_stop(&sv);
 }
 
+/* ---- timers ---------------------------------------------------------- */
+
+struct tmr {
+    struct loop *l;
+    struct loop_timer self;
+    struct tmr *other; /* what this one's callback does to */
+    int action;        /* 0 nothing, 1 cancel and free other, 2 re-arm other */
+    int fired;
+};
+
+static int fired_total;
+
+static void tmr_fire(void *ud)
+{
+    struct tmr *t = ud;
+    t->fired++;
+    fired_total++;
+    if (t->action == 1 && t->other) {
+        loop_timer_cancel(t->l, &t->other->self);
+        free(t->other);
+        t->other = NULL;
+    } else if (t->action == 2 && t->other) {
+        loop_timer_arm(t->l, &t->other->self, 0, tmr_fire, t->other);
+    }
+}
+
+static void settle_ms(int ms)
+{
+    usleep((useconds_t) ms * 1000);
+}
+
+static void test_loop__timer_cancelled_and_freed_by_one_due_with_it_never_fires(void)
+{
+    struct loop *l = NULL;
+    CHECK(loop_new(&l, NULL) == 0);
+    struct tmr *a = calloc(1, sizeof(*a)), *b = calloc(1, sizeof(*b));
+    *a = (struct tmr){.l = l, .other = b, .action = 1};
+    *b = (struct tmr){.l = l};
+    fired_total = 0;
+    loop_timer_arm(l, &a->self, 0, tmr_fire, a);
+    loop_timer_arm(l, &b->self, 0, tmr_fire, b); /* due with a, after it */
+    settle_ms(3);
+    (void) loop_run_once(l, 0);
+    CHECK_INT(a->fired, 1);
+    CHECK(a->other == NULL);
+    CHECK_INT(fired_total, 1); /* b was freed: firing it would be a use after free */
+    settle_ms(3);
+    (void) loop_run_once(l, 0);
+    CHECK_INT(fired_total, 1);
+    free(a);
+    loop_free(l);
+}
+
+static void test_loop__timer_rearmed_by_one_due_with_it_fires_once_in_the_next_run(void)
+{
+    struct loop *l = NULL;
+    CHECK(loop_new(&l, NULL) == 0);
+    struct tmr a = {.l = l, .action = 2}, b = {.l = l}, c = {.l = l};
+    a.other = &b;
+    fired_total = 0;
+    loop_timer_arm(l, &a.self, 0, tmr_fire, &a);
+    loop_timer_arm(l, &b.self, 0, tmr_fire, &b);
+    loop_timer_arm(l, &c.self, 0, tmr_fire, &c); /* behind b in the due list */
+    settle_ms(3);
+    (void) loop_run_once(l, 0);
+    CHECK_INT(a.fired, 1);
+    CHECK_INT(b.fired, 0); /* moved to the next run */
+    CHECK_INT(c.fired, 1); /* the list behind b is intact */
+    CHECK(b.self.armed);
+    settle_ms(3);
+    (void) loop_run_once(l, 0);
+    CHECK_INT(b.fired, 1);
+    settle_ms(3);
+    (void) loop_run_once(l, 0);
+    CHECK_INT(b.fired, 1);
+    CHECK_INT(fired_total, 3);
+    loop_free(l);
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
+    RUN(test_loop__timer_cancelled_and_freed_by_one_due_with_it_never_fires);
+    RUN(test_loop__timer_rearmed_by_one_due_with_it_fires_once_in_the_next_run);
     RUN(test_loop__quick_ack_finds_the_transfers_socket);
     curl_global_cleanup();
     return t_done();

@@ -87,8 +87,10 @@ static void test_md5mb__forcing_unknown_or_unsupported_is_einval(void)
     for (size_t i = 0; i < sizeof(impls) / sizeof(impls[0]); i++) {
         int want = cpu_runs(impls[i]) ? 0 : -EINVAL;
         CHECK_INT(md5mb_force(impls[i]), want);
-        if (want == 0)
+        if (want == 0) {
             CHECK_STR(md5mb_impl(), impls[i]);
+            CHECK_INT(md5mb_lanes(), i == 0 ? 16 : i == 1 ? 8 : 1); /* what callers fill */
+        }
     }
     CHECK_INT(md5mb_force("scalar"), 0);
     CHECK_INT(md5mb_force("sse9"), -EINVAL);
