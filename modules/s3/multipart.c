@@ -418,37 +418,42 @@ static int by_unhashed_desc(const void *a, const void *b)
     return ux < uy ? 1 : ux > uy ? -1 : 0;
 }
 
-/* A round. The candidates are the parts that are ready or urgent. With at
- * least one per lane, the `lanes` with the most unhashed bytes each give M
- * bytes, M being the least of theirs (whole blocks), so every lane runs M
- * bytes; urgent parts outside them give M too, and the rest waits for a
- * later round. With fewer candidates, each gives all it has. Then the parts
- * whose PUT waits for hashed bytes go on, and another round is started if
- * one is due already. */
+/* A round, as one md5mb_update_many() call: the parts with unhashed bytes,
+ * most first, each giving up to M bytes. With at least one ready or urgent
+ * part per lane, M is the least of the `lanes` largest (whole blocks, at
+ * least HASH_QUANTUM): those lanes all run M bytes. With fewer, M is the
+ * largest, and the others ride along in lanes that would idle. Parts are
+ * taken while the lanes have room (lanes x M bytes); urgent ones always.
+ * Then the parts whose PUT waits for hashed bytes go on, and another round
+ * is started if one is due already. */
 static void hasher_run(void *ud)
 {
     struct mp_hasher *h = ud;
-    size_t lanes = md5mb_lanes(), nc = 0;
+    size_t lanes = md5mb_lanes(), nc = 0, nready = 0;
     for (size_t i = 0; i < h->n; i++) {
         struct part_job *j = h->jobs[i];
-        if (j->got - j->hashed >= HASH_QUANTUM || hash_urgent(j))
-            h->wake[nc++] = j; /* scratch: the candidates */
+        if (j->got == j->hashed)
+            continue;
+        h->wake[nc++] = j; /* scratch: the candidates */
+        nready += j->got - j->hashed >= HASH_QUANTUM || hash_urgent(j);
     }
-    uint64_t m = UINT64_MAX;
-    if (nc >= lanes) {
-        qsort(h->wake, nc, sizeof(*h->wake), by_unhashed_desc);
-        m = (h->wake[lanes - 1]->got - h->wake[lanes - 1]->hashed) & ~(uint64_t) 63;
-        if (m < HASH_QUANTUM)
-            m = HASH_QUANTUM;
-    }
+    if (nc == 0)
+        return;
+    qsort(h->wake, nc, sizeof(*h->wake), by_unhashed_desc);
+    struct part_job *last = h->wake[(nready < lanes ? nready : lanes) - (nready > 0)];
+    uint64_t m = (last->got - last->hashed) & ~(uint64_t) 63;
+    if (m < HASH_QUANTUM)
+        m = HASH_QUANTUM;
+    uint64_t room = lanes * m;
     size_t k = 0;
     for (size_t i = 0; i < nc; i++) {
         struct part_job *j = h->wake[i];
-        if (i >= lanes && !hash_urgent(j))
+        uint64_t take = j->got - j->hashed < m ? j->got - j->hashed : m;
+        if (i >= lanes && take > room && !hash_urgent(j))
             continue;
-        uint64_t to = j->got - j->hashed > m ? j->hashed + m : j->got;
         const unsigned char *at;
-        size_t n = ring_piece(j, j->hashed, to, &at); /* up to the ring's end */
+        size_t n = ring_piece(j, j->hashed, j->hashed + take, &at); /* up to the ring's end */
+        room -= n < room ? n : room;
         h->ctx[k] = &j->md5;
         h->data[k] = at;
         h->len[k] = n;
