@@ -36,9 +36,9 @@
 #include <string.h>
 #include <strings.h>
 
-#define RING_SIZE (256u * 1024u)
+#define RING_SIZE   (256u * 1024u)
 #define META_PREFIX "x-amz-meta-"
-#define WAIT_MS 20 /* polling for another copy's CreateBucket or LIST probe */
+#define WAIT_MS     20 /* polling for another copy's CreateBucket or LIST probe */
 
 /* Is there anything under a bucket's prefix on the target? Asked once per
  * process, by the first full-sync object of that prefix. */
@@ -88,9 +88,9 @@ struct copy {
     char mtime[40];
     uint64_t size;
     struct loop_timer wait; /* waiting for another copy's CreateBucket */
-    bool fast;            /* the short way (see the top of this file) */
-    struct grants grants; /* mapped from the source ACL */
-    char *tagging;        /* x-amz-tagging value, NULL when the object has no tags */
+    bool fast;              /* the short way (see the top of this file) */
+    struct grants grants;   /* mapped from the source ACL */
+    char *tagging;          /* x-amz-tagging value, NULL when the object has no tags */
 
     /* transfer */
     char *ring;
@@ -155,9 +155,10 @@ static int s3t_create(const struct target_env *env, void **inst)
         free(t);
         return r;
     }
+    s3_client_set_rate(t->s3, env->rate);
     const struct config *cfg = env->cfg;
-    t->threshold = cfg && cfg->s3.multipart_sync_threshold ? cfg->s3.multipart_sync_threshold
-                                                            : 32ull << 20;
+    t->threshold =
+        cfg && cfg->s3.multipart_sync_threshold ? cfg->s3.multipart_sync_threshold : 32ull << 20;
     t->mp = (struct mp_env){
         .loop = env->loop,
         .dst = t->s3,
@@ -360,7 +361,8 @@ static void transfer_check_end(struct copy *c)
      * where it is something else, the target is not one we can check */
     if (put_etag && strlen(put_etag) == 32 && strcasecmp(put_etag, hex) != 0) {
         char d[256];
-        (void) snprintf(d, sizeof(d), "s3 target: PUT %s/%s: ETag %s is not the MD5 %s of the bytes sent",
+        (void) snprintf(d, sizeof(d),
+                        "s3 target: PUT %s/%s: ETag %s is not the MD5 %s of the bytes sent",
                         c->ev->dst_bucket, c->ev->dst_key, put_etag, hex);
         free(put_etag);
         copy_end(c, -EBADMSG, d);
@@ -412,8 +414,13 @@ static void on_put_done(struct s3_call *call, void *ud)
 /* Metadata the target keeps: an allow-list, never response headers copied
  * wholesale (x-amz-request-id, x-amz-version-id... would be nonsense). */
 static const char *const kept_headers[] = {
-    "content-type",  "content-encoding", "content-disposition",
-    "content-language", "cache-control", "expires", NULL,
+    "content-type",
+    "content-encoding",
+    "content-disposition",
+    "content-language",
+    "cache-control",
+    "expires",
+    NULL,
 };
 
 static int add_put_headers(struct copy *c)
@@ -457,8 +464,7 @@ static int add_put_headers(struct copy *c)
         r = s3_call_header(&c->put, META_PREFIX "rgwx-source-key", enc);
         free(enc);
     }
-    if (r == 0 && c->ev->version_id && *c->ev->version_id &&
-        strcmp(c->ev->version_id, "null") != 0)
+    if (r == 0 && c->ev->version_id && *c->ev->version_id && strcmp(c->ev->version_id, "null") != 0)
         r = s3_call_header(&c->put, META_PREFIX "rgwx-source-version-id", c->ev->version_id);
     if (r == 0 && c->ev->versioned_epoch) {
         char e[24];
@@ -538,8 +544,7 @@ static int source_get_prepare(struct copy *c)
     s3_call_finish(&c->a);
     int r = s3_get_object_prepare(&c->a, c->ev->src_bucket, c->ev->key, 1, 0, c->etag,
                                   pipe_get_write, c);
-    if (r == 0 && c->ev->version_id && *c->ev->version_id &&
-        strcmp(c->ev->version_id, "null") != 0)
+    if (r == 0 && c->ev->version_id && *c->ev->version_id && strcmp(c->ev->version_id, "null") != 0)
         r = s3_call_query(&c->a, "versionId", c->ev->version_id);
     return r;
 }
@@ -792,10 +797,11 @@ static void mkbucket_start(struct copy *c)
     if (r == 0 && region && *region && strcmp(region, "us-east-1") != 0 &&
         c->t->conn->provider == CFG_PROVIDER_AWS) {
         char body[256];
-        int n = snprintf(body, sizeof(body),
-                         "<CreateBucketConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
-                         "<LocationConstraint>%s</LocationConstraint></CreateBucketConfiguration>",
-                         region);
+        int n =
+            snprintf(body, sizeof(body),
+                     "<CreateBucketConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+                     "<LocationConstraint>%s</LocationConstraint></CreateBucketConfiguration>",
+                     region);
         r = s3_call_body(&c->a, body, (size_t) n);
     }
     if (r < 0) {
@@ -846,8 +852,8 @@ static void step(struct copy *c)
         struct probe *p = probe_find(c->t, ev->dst_bucket, ev->dst_prefix);
         struct xml_list_objects l = {0};
         bool empty = c->a.err == -ENOENT; /* no such bucket */
-        if (c->a.err == 0 && xml_parse_list_objects(&l, c->a.resp ? c->a.resp : "",
-                                                    c->a.resp_len) == 0)
+        if (c->a.err == 0 &&
+            xml_parse_list_objects(&l, c->a.resp ? c->a.resp : "", c->a.resp_len) == 0)
             empty = l.nobjects == 0 && l.nprefixes == 0;
         xml_list_objects_finish(&l);
         if (c->a.err < 0 && c->a.err != -ENOENT)

@@ -24,7 +24,65 @@ struct s3_client {
     char *region;
     bool virtual_host;
     int retries;
+    struct s3_rate *rate; /* borrowed; NULL: bodies go out unlimited */
 };
+
+struct s3_rate {
+    double per_ms;     /* bytes per millisecond; 0: no limit */
+    double burst;      /* most tokens kept */
+    double tokens;     /* bytes that may go now */
+    long long last_ms; /* when tokens were last topped up */
+};
+
+/* ---------------------------------------------------------------- rate */
+
+int s3_rate_new(struct s3_rate **out, uint64_t bytes_per_s)
+{
+    struct s3_rate *r = calloc(1, sizeof(*r));
+    if (!r)
+        return -ENOMEM;
+    s3_rate_set(r, bytes_per_s);
+    r->tokens = r->burst;
+    *out = r;
+    return 0;
+}
+
+void s3_rate_set(struct s3_rate *r, uint64_t bytes_per_s)
+{
+    r->per_ms = (double) bytes_per_s / 1000.0;
+    r->burst = (double) bytes_per_s / 20.0;
+    if (r->burst < 16384.0)
+        r->burst = 16384.0;
+    if (r->tokens > r->burst)
+        r->tokens = r->burst;
+    r->last_ms = loop_now_ms();
+}
+
+void s3_rate_free(struct s3_rate *r)
+{
+    free(r);
+}
+
+void s3_client_set_rate(struct s3_client *c, struct s3_rate *r)
+{
+    c->rate = r;
+}
+
+static void rate_refill(struct s3_rate *r)
+{
+    long long now = loop_now_ms();
+    if (now > r->last_ms) {
+        r->tokens += (double) (now - r->last_ms) * r->per_ms;
+        if (r->tokens > r->burst)
+            r->tokens = r->burst;
+        r->last_ms = now;
+    }
+}
+
+static void rate_resume(void *ud)
+{
+    s3_call_unpause(ud);
+}
 
 /* ---------------------------------------------------------------- client */
 
@@ -138,6 +196,8 @@ static void call_reset_outcome(struct s3_call *call)
 
 void s3_call_finish(struct s3_call *call)
 {
+    if (call->client)
+        loop_timer_cancel(call->client->loop, &call->rate_timer);
     call_reset_outcome(call);
     if (call->xfer.easy && call->client)
         loop_easy_put(call->client->loop, call->xfer.easy);
@@ -345,6 +405,19 @@ static size_t cb_read(char *buf, size_t size, size_t n, void *ud)
 {
     struct s3_call *call = ud;
     size_t max = size * n;
+    struct s3_rate *rt = call->client->rate;
+    if (rt && rt->per_ms > 0) {
+        rate_refill(rt);
+        if (rt->tokens < 1.0) {
+            /* come back when a piece worth a send() may go */
+            double want = rt->burst < 16384.0 ? rt->burst : 16384.0;
+            long ms = (long) ((want - rt->tokens) / rt->per_ms) + 1;
+            loop_timer_arm(call->client->loop, &call->rate_timer, ms, rate_resume, call);
+            return CURL_READFUNC_PAUSE;
+        }
+        if ((double) max > rt->tokens)
+            max = (size_t) rt->tokens;
+    }
     if (!call->read) {
         size_t left = call->body_len - call->body_off;
         size_t k = left < max ? left : max;
@@ -352,6 +425,8 @@ static size_t cb_read(char *buf, size_t size, size_t n, void *ud)
             memcpy(buf, call->body + call->body_off, k);
         call->body_off += k;
         call->bytes_sent += k;
+        if (rt)
+            rt->tokens -= (double) k;
         return k;
     }
     uint64_t left = call->read_len - call->bytes_sent;
@@ -367,6 +442,8 @@ static size_t cb_read(char *buf, size_t size, size_t n, void *ud)
     if (k == 0) /* the source ended before the promised length */
         return CURL_READFUNC_ABORT;
     call->bytes_sent += k;
+    if (rt)
+        rt->tokens -= (double) k;
     return k;
 }
 
@@ -417,6 +494,7 @@ static void call_done(struct loop_xfer *x, CURLcode rc)
         call->detail = strdup(line);
     }
     xml_error_finish(&xe);
+    loop_timer_cancel(call->client->loop, &call->rate_timer);
     call->finished = true;
     if (call->done)
         call->done(call, call->done_ud);
@@ -633,6 +711,8 @@ void s3_call_unpause(struct s3_call *call)
 
 void s3_call_abort(struct s3_call *call)
 {
+    if (call->client)
+        loop_timer_cancel(call->client->loop, &call->rate_timer);
     if (call->client && call->xfer.easy && !call->finished)
         loop_cancel(call->client->loop, &call->xfer);
     call->finished = true;

@@ -26,8 +26,8 @@ struct xml_acl;
 struct xml_tagging;
 struct xml_part;
 
-#define S3_MAX_QUERY 12
-#define S3_MAX_HEADERS 64
+#define S3_MAX_QUERY    12
+#define S3_MAX_HEADERS  64
 #define S3_MAX_XML_BODY (16u << 20) /* response bodies we buffer (XML, JSON) */
 
 /* What a body reader returns besides a byte count. */
@@ -37,11 +37,11 @@ struct xml_part;
 #define S3_WRITE_PAUSE ((size_t) -1)
 
 struct s3_endpoint {
-    const char *url;        /* "http://127.0.0.1:8000" or "https://s3.eu-west-1.amazonaws.com" */
+    const char *url; /* "http://127.0.0.1:8000" or "https://s3.eu-west-1.amazonaws.com" */
     const char *access_key;
     const char *secret;
-    const char *region;     /* signing region; NULL -> "us-east-1" */
-    bool virtual_host;      /* bucket.host/key instead of host/bucket/key */
+    const char *region; /* signing region; NULL -> "us-east-1" */
+    bool virtual_host;  /* bucket.host/key instead of host/bucket/key */
 };
 
 struct s3_client;
@@ -51,7 +51,18 @@ int s3_client_new(struct s3_client **out, struct loop *loop, const struct s3_end
 void s3_client_free(struct s3_client *c); /* accepts NULL */
 struct loop *s3_client_loop(const struct s3_client *c);
 void s3_client_set_retries(struct s3_client *c, int retries); /* default 4 */
-const char *s3_client_region(const struct s3_client *c); /* borrowed */
+const char *s3_client_region(const struct s3_client *c);      /* borrowed */
+
+/* A byte rate shared by clients: the request bodies of every client it is
+ * set on, together, go out at no more than bytes_per_s on average (bursts of
+ * 1/20 s, at least 16 KiB). A body that has no bytes to go pauses its
+ * transfer and goes on when the rate allows. One thread (the loop's). */
+struct s3_rate;
+int s3_rate_new(struct s3_rate **out, uint64_t bytes_per_s); /* 0: no limit */
+void s3_rate_set(struct s3_rate *r, uint64_t bytes_per_s);   /* 0: no limit */
+void s3_rate_free(struct s3_rate *r);                        /* accepts NULL */
+/* Borrows r, which must outlive the client's calls; NULL: no limit. */
+void s3_client_set_rate(struct s3_client *c, struct s3_rate *r);
 
 struct s3_kv {
     char *name;
@@ -59,8 +70,9 @@ struct s3_kv {
 };
 
 struct s3_call;
-typedef size_t (*s3_read_fn)(void *ud, char *buf, size_t max);      /* 0 = end of body */
-typedef size_t (*s3_write_fn)(void *ud, const char *buf, size_t len); /* len taken, or PAUSE; less = abort */
+typedef size_t (*s3_read_fn)(void *ud, char *buf, size_t max); /* 0 = end of body */
+typedef size_t (*s3_write_fn)(void *ud, const char *buf,
+                              size_t len); /* len taken, or PAUSE; less = abort */
 typedef void (*s3_done_fn)(struct s3_call *call, void *ud);
 
 struct s3_call {
@@ -74,7 +86,7 @@ struct s3_call {
     size_t nheaders;
     /* body: a copy in memory (hashed into the signature), or a reader with a
      * known length (sent UNSIGNED-PAYLOAD), or none */
-    const char *body;  /* points at body_owned or at the caller's buffer */
+    const char *body; /* points at body_owned or at the caller's buffer */
     char *body_owned;
     size_t body_len;
     bool unsigned_payload; /* memory body sent UNSIGNED-PAYLOAD (with Content-MD5) */
@@ -88,17 +100,17 @@ struct s3_call {
     void *write_ud;
 
     /* outcome */
-    int err;        /* 0 or negative errno */
+    int err; /* 0 or negative errno */
     bool retryable;
-    long status;    /* HTTP status, 0 if none */
-    char *resp;     /* buffered body, NUL-terminated */
+    long status; /* HTTP status, 0 if none */
+    char *resp;  /* buffered body, NUL-terminated */
     size_t resp_len;
     struct s3_kv *resp_headers; /* names lower-case, values trimmed */
     size_t nresp_headers;
-    char *detail;   /* one line saying what failed, NULL when err == 0 */
+    char *detail; /* one line saying what failed, NULL when err == 0 */
     uint64_t bytes_sent;
     uint64_t bytes_received;
-    int attempts;   /* sends so far, retries included */
+    int attempts; /* sends so far, retries included */
 
     /* internal */
     struct loop_xfer xfer;
@@ -109,6 +121,7 @@ struct s3_call {
     void *done_ud;
     bool finished;
     bool headers_reset;
+    struct loop_timer rate_timer; /* armed while the body waits for the client's rate */
 };
 
 void s3_call_init(struct s3_call *call);
@@ -154,8 +167,8 @@ void s3_call_abort(struct s3_call *call);
  * added with s3_call_header() between prepare and run. ---- */
 
 /* PutObject with a body of known length from fn (streamed). */
-int s3_put_object_prepare(struct s3_call *call, const char *bucket, const char *key,
-                          s3_read_fn fn, void *ud, uint64_t len);
+int s3_put_object_prepare(struct s3_call *call, const char *bucket, const char *key, s3_read_fn fn,
+                          void *ud, uint64_t len);
 /* GetObject; range_first/last inclusive, last < first = whole object;
  * if_match NULL = none. The body goes to fn. */
 int s3_get_object_prepare(struct s3_call *call, const char *bucket, const char *key,
@@ -178,18 +191,17 @@ int s3_upload_part_prepare(struct s3_call *call, const char *bucket, const char 
 /* UploadPart streamed from fn (len bytes), UNSIGNED-PAYLOAD, no Content-MD5:
  * the caller compares the answer's ETag with the MD5 of what it sent. */
 int s3_upload_part_stream_prepare(struct s3_call *call, const char *bucket, const char *key,
-                                  const char *upload_id, int part_number, s3_read_fn fn,
-                                  void *ud, uint64_t len);
-int s3_upload_part(struct s3_client *c, const char *bucket, const char *key,
-                   const char *upload_id, int part_number, const void *data, size_t len,
-                   char **etag);
+                                  const char *upload_id, int part_number, s3_read_fn fn, void *ud,
+                                  uint64_t len);
+int s3_upload_part(struct s3_client *c, const char *bucket, const char *key, const char *upload_id,
+                   int part_number, const void *data, size_t len, char **etag);
 /* One page of ListParts after part number marker (0 = from the start). */
 int s3_list_parts_page(struct s3_client *c, const char *bucket, const char *key,
                        const char *upload_id, int marker, int max_parts,
                        struct xml_list_parts *out);
 /* ListParts, all pages of page_size (0 = 1000), into *out (parts ascending). */
-int s3_list_parts(struct s3_client *c, const char *bucket, const char *key,
-                  const char *upload_id, int page_size, struct xml_list_parts *out);
+int s3_list_parts(struct s3_client *c, const char *bucket, const char *key, const char *upload_id,
+                  int page_size, struct xml_list_parts *out);
 /* CompleteMultipartUpload; parts sorted ascending. A 200 carrying <Error>
  * fails. *etag (malloc'd, unquoted, may be "") when etag != NULL. */
 int s3_complete_multipart(struct s3_client *c, const char *bucket, const char *key,
@@ -211,8 +223,7 @@ int s3_get_acl(struct s3_client *c, const char *bucket, const char *key, struct 
 int s3_put_acl(struct s3_client *c, struct s3_call *call, const char *bucket, const char *key);
 int s3_get_tagging(struct s3_client *c, const char *bucket, const char *key,
                    struct xml_tagging *out);
-int s3_head_object(struct s3_client *c, struct s3_call *call, const char *bucket,
-                   const char *key);
+int s3_head_object(struct s3_client *c, struct s3_call *call, const char *bucket, const char *key);
 int s3_delete_object(struct s3_client *c, const char *bucket, const char *key);
 
 #endif

@@ -5,6 +5,7 @@
 #include "config.h"
 #include "err.h"
 #include "http/loop.h"
+#include "http/s3.h"
 #include "log.h"
 #include "server/server.h"
 #include "sync/mapping.h"
@@ -22,9 +23,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define RETRY_FIRST 60
-#define RETRY_MAX 600
-#define SWEEP_FIRST_MS (60 * 1000LL)
+#define RETRY_FIRST       60
+#define RETRY_MAX         600
+#define SWEEP_FIRST_MS    (60 * 1000LL)
 #define SWEEP_INTERVAL_MS (3600 * 1000LL)
 
 /* ----------------------------------------------------------- small parts */
@@ -80,6 +81,7 @@ int sync_target(struct sync *s, const struct cfg_connection *conn, struct target
         .cfg = s->cfg,
         .st = &s->st,
         .pool = s->pool,
+        .rate = s->rate,
         .dry_run = false,
     };
     int r = t->ops->create(&env, &t->inst);
@@ -139,8 +141,11 @@ int sync_new(struct sync **out, const struct config *cfg)
     r = state_open(&s->st, cfg);
     if (r < 0)
         goto fail;
-    r = bufpool_new(&s->pool, cfg->sync.max_inflight_bytes ? cfg->sync.max_inflight_bytes
-                                                            : 1ull << 30);
+    r = bufpool_new(&s->pool,
+                    cfg->sync.max_inflight_bytes ? cfg->sync.max_inflight_bytes : 1ull << 30);
+    if (r < 0)
+        goto fail;
+    r = s3_rate_new(&s->rate, cfg->sync.bandwidth_limit);
     if (r < 0)
         goto fail;
     r = sid_load(s);
@@ -166,10 +171,6 @@ int sync_new(struct sync **out, const struct config *cfg)
     r = rgw_datalog_num_shards(s->src, &s->num_shards);
     if (r < 0)
         goto fail;
-    if (cfg->sync.bandwidth_limit)
-        log_warn("config=%s msg=\"sync.bandwidth_limit is not implemented yet: transfers are not "
-                 "limited\"",
-                 cfg->path);
     if (cfg->sync.reconcile_interval)
         log_warn("config=%s msg=\"sync.reconcile_interval is not implemented yet: no periodic "
                  "re-listing\"",
@@ -203,6 +204,7 @@ void sync_free(struct sync *s)
     rgw_source_free(s->src);
     state_close(&s->st);
     bufpool_free(s->pool);
+    s3_rate_free(s->rate);
     loop_free(s->loop);
     free(s->sid);
     config_free(s->owned_cfg);
@@ -665,8 +667,7 @@ static int dl_poll(struct sync *s, bool only_notified)
         if (errs[i] < 0) {
             sync_count_error(s, errs[i], false);
             r = errs[i];
-            log_warn("datalog_shard=%d msg=\"cannot read the datalog\" error=\"%s\"", i,
-                     err_get());
+            log_warn("datalog_shard=%d msg=\"cannot read the datalog\" error=\"%s\"", i, err_get());
             break;
         }
         if (pages[i].n == 0) {
@@ -754,7 +755,8 @@ static void config_reload(struct sync *s, const char *path)
         return;
     }
     const struct config *o = s->cfg;
-    if (!same(o->source.endpoint, ncfg->source.endpoint) || !same(o->source.zone, ncfg->source.zone) ||
+    if (!same(o->source.endpoint, ncfg->source.endpoint) ||
+        !same(o->source.zone, ncfg->source.zone) ||
         !same(o->source.zonegroup, ncfg->source.zonegroup) ||
         !same(o->source.access_key, ncfg->source.access_key) ||
         !same(o->source.secret, ncfg->source.secret) || !same(o->state.path, ncfg->state.path) ||
@@ -773,6 +775,7 @@ static void config_reload(struct sync *s, const char *path)
     s->owned_cfg = ncfg;
     config_free(keep);
     s->concurrency = ncfg->sync.concurrency ? ncfg->sync.concurrency : 32;
+    s3_rate_set(s->rate, ncfg->sync.bandwidth_limit);
     log_info("msg=\"config reloaded\" config=%s profiles=%zu", path, ncfg->nprofiles);
 }
 
@@ -904,8 +907,7 @@ int sync_run(struct sync *s, volatile sig_atomic_t *stop, volatile sig_atomic_t 
             if (woke) {
                 notified_keys_sync(s);
                 if (notified_pass(s) < 0)
-                    log_error("msg=\"sync of notified shards failed\" error=\"%s\"",
-                              err_get());
+                    log_error("msg=\"sync of notified shards failed\" error=\"%s\"", err_get());
             }
         }
     }

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 struct bufpool;
+struct s3_rate;
 struct config;
 struct mapping_vars;
 struct cfg_connection;
@@ -65,6 +66,7 @@ struct sync {
     int num_shards;
 
     struct bufpool *pool; /* part buffers of every multipart copy */
+    struct s3_rate *rate; /* sync.bandwidth_limit: bodies to all targets together */
     struct target_inst *targets;
     size_t ntargets;
 

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 struct bufpool;
+struct s3_rate;
 struct cfg_connection;
 struct cfg_profile;
 struct config;
@@ -24,9 +25,9 @@ struct state;
 #define TARGET_ABI_1 1u
 
 enum sync_op {
-    SYNC_OP_COPY = 0,        /* write / link_olh: make the target hold the source object */
-    SYNC_OP_REMOVE,          /* del: remove the target object if not newer */
-    SYNC_OP_DELETE_MARKER,   /* link_olh_del: the current object was deleted */
+    SYNC_OP_COPY = 0,      /* write / link_olh: make the target hold the source object */
+    SYNC_OP_REMOVE,        /* del: remove the target object if not newer */
+    SYNC_OP_DELETE_MARKER, /* link_olh_del: the current object was deleted */
 };
 
 struct sync_event {
@@ -37,11 +38,11 @@ struct sync_event {
     const char *src_bucket;  /* as the source's S3 path wants it: "tenant:name" or "name" */
     const char *bucket_name; /* plain name, for logs and metadata */
     const char *key;
-    const char *version_id;  /* NULL or "" when unversioned */
-    const char *timestamp;   /* bilog/listing mtime of the change (ISO or "sec.nsec") */
-    const char *etag;        /* when known from a full sync's listing, else NULL (the
-                              * module HEADs); with it, timestamp is the listing's mtime */
-    uint64_t size;           /* valid when etag != NULL */
+    const char *version_id; /* NULL or "" when unversioned */
+    const char *timestamp;  /* bilog/listing mtime of the change (ISO or "sec.nsec") */
+    const char *etag;       /* when known from a full sync's listing, else NULL (the
+                             * module HEADs); with it, timestamp is the listing's mtime */
+    uint64_t size;          /* valid when etag != NULL */
     uint64_t versioned_epoch;
 
     /* the target object */
@@ -59,9 +60,9 @@ struct sync_event {
 
     /* filled by the module for the caller's accounting */
     uint64_t bytes_sent;
-    bool skipped;            /* the target already held this version */
-    size_t grants_dropped;   /* source grants without an ACL mapping, not sent */
-    char *detail;            /* one line when err < 0 (malloc'd; the caller frees) */
+    bool skipped;          /* the target already held this version */
+    size_t grants_dropped; /* source grants without an ACL mapping, not sent */
+    char *detail;          /* one line when err < 0 (malloc'd; the caller frees) */
 };
 
 struct target_env {
@@ -70,6 +71,7 @@ struct target_env {
     const struct config *cfg;          /* borrowed: s3.* and sync.* settings */
     struct state *st;                  /* borrowed: upload records (resume) */
     struct bufpool *pool;              /* borrowed: part buffers, shared budget */
+    struct s3_rate *rate;              /* borrowed: sync.bandwidth_limit, shared; NULL: none */
     bool dry_run;                      /* MUST NOT write anything */
 };
 

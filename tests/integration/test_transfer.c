@@ -166,6 +166,7 @@ struct cfgopt {
     const char *threshold; /* s3.multipart_sync_threshold */
     const char *min_part;  /* s3.multipart_min_part_size */
     const char *inflight;  /* sync.max_inflight_bytes, NULL = default */
+    const char *bw;        /* sync.bandwidth_limit, NULL = none */
 };
 
 static void src_bucket(char *out, size_t n, const char *scen)
@@ -181,7 +182,7 @@ static void tgt_bucket(char *out, size_t n, const char *scen)
 /* <workdir>/<name>.json with a fresh <name>.db; the target is the proxy. */
 static int cfg_write(char *path, size_t n, const struct cfgopt *o)
 {
-    char file[128], state[512], tb[64], prefix[80], endpoint[64], sync[160], s3[160];
+    char file[128], state[512], tb[64], prefix[80], endpoint[64], sync[224], s3[160];
     snprintf(file, sizeof(file), "%s.json", o->name);
     path_in(path, n, &ctx, file);
     snprintf(file, sizeof(file), "%s.db", o->name);
@@ -192,8 +193,9 @@ static int cfg_write(char *path, size_t n, const struct cfgopt *o)
     snprintf(endpoint, sizeof(endpoint), "http://127.0.0.1:%d", proxy_port);
     snprintf(sync, sizeof(sync),
              "\"poll_interval\": %u, \"part_concurrency\": %u,\n"
-             "           \"max_inflight_bytes\": \"%s\"",
-             o->poll ? o->poll : 5, o->part_conc, o->inflight ? o->inflight : "1G");
+             "           \"max_inflight_bytes\": \"%s\", \"bandwidth_limit\": \"%s\"",
+             o->poll ? o->poll : 5, o->part_conc, o->inflight ? o->inflight : "1G",
+             o->bw ? o->bw : "0");
     snprintf(s3, sizeof(s3),
              "\"multipart_sync_threshold\": \"%s\", \"multipart_min_part_size\": \"%s\"",
              o->threshold, o->min_part);
@@ -270,8 +272,8 @@ static size_t stream_read(void *ud, char *buf, size_t max)
 /* PUT len bytes of seed's stream as bucket/key on the source, streamed (one
  * request); the MD5 of the bytes and the source's ETag (unquoted). 0 or a
  * negative errno. */
-static int put_big(const char *bucket, const char *key, uint64_t seed, uint64_t len,
-                   char md5[33], char etag[80])
+static int put_big(const char *bucket, const char *key, uint64_t seed, uint64_t len, char md5[33],
+                   char etag[80])
 {
     struct stream g;
     stream_init(&g, seed, len);
@@ -295,8 +297,8 @@ static int put_big(const char *bucket, const char *key, uint64_t seed, uint64_t 
         printf("# source %s/%s: %llu MiB in %.1f s, md5 %s\n", bucket, key,
                (unsigned long long) (len / MiB), now_s() - t0, md5);
     if (r == 0 && g.off != len) {
-        printf("# PUT %s/%s: %llu of %llu bytes read\n", bucket, key,
-               (unsigned long long) g.off, (unsigned long long) len);
+        printf("# PUT %s/%s: %llu of %llu bytes read\n", bucket, key, (unsigned long long) g.off,
+               (unsigned long long) len);
         r = -EIO;
     }
     return r;
@@ -340,7 +342,7 @@ static int target_source_etag(const char *bucket, const char *key, char out[80])
  * when the list fails. found: whether upload id want is among them; first:
  * the first one's id. */
 static long long target_uploads(const char *bucket, const char *want, bool *found, char *first,
-                                 size_t first_cap)
+                                size_t first_cap)
 {
     long long n = 0;
     char *km = NULL, *um = NULL;
@@ -608,8 +610,8 @@ static void test_transfer__small_part_budget_still_completes(void)
         CHECK_INT(put_big(sb, key, 50 + (uint64_t) i, size, md5[i], etag), 0);
     }
     /* two parts' worth of buffers for three objects of six parts each */
-    struct cfgopt o = {.name = scen, .part_conc = 4, .threshold = "16M", .min_part = "8M",
-                       .inflight = "16M"};
+    struct cfgopt o = {
+        .name = scen, .part_conc = 4, .threshold = "16M", .min_part = "8M", .inflight = "16M"};
     CHECK_INT(cfg_write(cfg, sizeof(cfg), &o), 0);
     CHECK_INT(set_rules("[]"), 200);
     path_in(log, sizeof(log), &ctx, "budget-once.log");
@@ -622,6 +624,51 @@ static void test_transfer__small_part_budget_still_completes(void)
         cleanup(sb, key, tb);
     }
     CHECK_INT(records_left(cfg, "budget-end"), 0);
+}
+
+/* sync.bandwidth_limit: what goes to the target, multipart parts and single
+ * PUTs together, is held to the rate. 2 MiB/s for ~9.9 MiB must take at
+ * least ~4.4 s (the first 1 MiB allowed for bursts and rounding); unlimited,
+ * it takes well under a second here. Only this lower bound is checked: a
+ * slow machine makes the copy slower, never faster. The bytes land intact. */
+static void test_transfer__bandwidth_limit_holds_bodies_back(void)
+{
+    const char *scen = "bw";
+    const uint64_t big = 9 * MiB + 11, small = 300 * 1024 + 5, rate = 2 * MiB;
+    char sb[64], tb[64], cfg[512], log[512];
+    char md5[4][33], etag[80];
+    src_bucket(sb, sizeof(sb), scen);
+    tgt_bucket(tb, sizeof(tb), scen);
+    CHECK_INT(s3_create_bucket(src, sb, NULL), 0);
+    CHECK_INT(put_big(sb, "big", 70, big, md5[0], etag), 0);
+    for (int i = 1; i < 4; i++) {
+        char key[32];
+        snprintf(key, sizeof(key), "small%d", i);
+        CHECK_INT(put_big(sb, key, 70 + (uint64_t) i, small, md5[i], etag), 0);
+    }
+    struct cfgopt o = {
+        .name = scen, .part_conc = 4, .threshold = "8M", .min_part = "8M", .bw = "2M"};
+    CHECK_INT(cfg_write(cfg, sizeof(cfg), &o), 0);
+    CHECK_INT(set_rules("[]"), 200);
+    path_in(log, sizeof(log), &ctx, "bw-once.log");
+    double t0 = now_s();
+    CHECK_INT(sync_once(&ctx, cfg, log, ONCE_MS), 0);
+    double took = now_s() - t0;
+    double floor_s = (double) (big + 3 * small - MiB) / (double) rate;
+    printf("# %.1f MiB at 2 MiB/s: %.2f s (at least %.2f s)\n", (double) (big + 3 * small) / MiB,
+           took, floor_s);
+    CHECK(took >= floor_s);
+    for (int i = 0; i < 4; i++) {
+        char key[32], tkey[128];
+        if (i == 0)
+            snprintf(key, sizeof(key), "big");
+        else
+            snprintf(key, sizeof(key), "small%d", i);
+        snprintf(tkey, sizeof(tkey), "%s/%s", sb, key);
+        target_holds(tb, tkey, i == 0 ? big : small, md5[i]);
+        cleanup(sb, key, tb);
+    }
+    CHECK_INT(records_left(cfg, "bw-end"), 0);
 }
 
 /* 3. The source object is overwritten (other bytes, other size) while its
@@ -790,8 +837,7 @@ static void test_transfer__orphan_sweep_keeps_owned_uploads(void)
  * state, the same target) finds the prefix held: a HEAD each, nothing sent. */
 #define SMALL_N 24
 
-static int put_small(const char *bucket, const char *key, size_t len, bool with_meta,
-                     char md5[33])
+static int put_small(const char *bucket, const char *key, size_t len, bool with_meta, char md5[33])
 {
     unsigned char *data = malloc(len ? len : 1);
     if (!data)
@@ -932,12 +978,17 @@ int main(void)
     ctx = (struct harness){.bin = bin, .workdir = workdir};
     CHECK(bin && access(bin, X_OK) == 0 && "RGW2CLOUD_BIN is the rgw2cloud binary");
     CHECK(proxy_bin && access(proxy_bin, X_OK) == 0 && "FAULTPROXY_BIN is the faultproxy binary");
-    const char *need_s[] = {"LAB_ENDPOINT",  "LAB_SYSTEM_ACCESS_KEY", "LAB_SYSTEM_SECRET_KEY",
-                            "LAB_USER_ACCESS_KEY", "LAB_USER_SECRET_KEY", "LAB_ZONEGROUP",
-                            "LAB_EXPORTER_ZONE",   "LAB_EXPORTER_PORT",   "LAB_REGION",
+    const char *need_s[] = {"LAB_ENDPOINT",
+                            "LAB_SYSTEM_ACCESS_KEY",
+                            "LAB_SYSTEM_SECRET_KEY",
+                            "LAB_USER_ACCESS_KEY",
+                            "LAB_USER_SECRET_KEY",
+                            "LAB_ZONEGROUP",
+                            "LAB_EXPORTER_ZONE",
+                            "LAB_EXPORTER_PORT",
+                            "LAB_REGION",
                             NULL};
-    const char *need_t[] = {"LAB_ENDPOINT", "LAB_ACCESS_KEY", "LAB_SECRET_KEY", "LAB_REGION",
-                            NULL};
+    const char *need_t[] = {"LAB_ENDPOINT", "LAB_ACCESS_KEY", "LAB_SECRET_KEY", "LAB_REGION", NULL};
     ok = ok && env_has_all(&senv, need_s, "source");
     ok = ok && env_has_all(&tenv, need_t, "target");
     const char *tep_url = ok ? labenv_get(&tenv, "LAB_ENDPOINT") : "";
@@ -980,6 +1031,8 @@ int main(void)
         RUN(test_transfer__small_full_sync_costs_get_and_put);
         printf("# (%.0f s)\n", now_s() - t0);
         RUN(test_transfer__corrupted_parts_sent_again);
+        printf("# (%.0f s)\n", now_s() - t0);
+        RUN(test_transfer__bandwidth_limit_holds_bodies_back);
         printf("# total %.0f s\n", now_s() - t0);
     }
 
