@@ -359,8 +359,13 @@ EOF
 for ds in $DATASETS; do
   if [ "$ds" = large ]; then tools=$TOOLS_LARGE; else tools=$TOOLS_SMALL; fi
   say "dataset $ds: $RUNS rounds of: $tools"
+  read -r -a tl <<<"$tools"
   for ((r = 1; r <= RUNS; r++)); do
-    for t in $tools; do run_one "$ds" "$t" "$r"; done
+    # rotated by one each round: no tool always runs first (after the
+    # previous round's bucket removal) or always after the same one
+    for ((k = 0; k < ${#tl[@]}; k++)); do
+      run_one "$ds" "${tl[(k + r - 1) % ${#tl[@]}]}" "$r"
+    done
   done
 done
 
