@@ -50,6 +50,7 @@ struct batch {
     struct full_bs *fb;
     struct batch *next;
     bool closed; /* every op of the page has started */
+    bool relist; /* a page of a re-listing (bucket_relist_start) */
     char *last_key, *last_version;
     uint64_t count;
 };
@@ -157,7 +158,9 @@ static int op_start(struct batch *b, enum sync_op kind, const char *pos, const c
     ev->versioned_epoch = versioned_epoch;
     ev->dst_bucket = c->dst_bucket;
     ev->dst_key = o->dst_key;
-    ev->dst_prefix = c->prefix;
+    /* a re-listing must ask the target about every object: the prefix was
+     * found empty (if ever) before the first copy */
+    ev->dst_prefix = b->relist ? NULL : c->prefix;
     ev->storage_class = c->prof->storage_class;
     ev->profile = c->prof;
     ev->done = op_done;
@@ -502,8 +505,8 @@ static int incremental_sync(struct bs_ctx *c, struct state_bs *st)
                                 : e->op == RGW_BL_LINK_OLH_DEL ? SYNC_OP_DELETE_MARKER
                                                                : SYNC_OP_COPY;
             uint64_t epoch = e->ver_pool < 0 ? e->ver_epoch : 0;
-            r = op_start(&b, kind, e->id, names[i], versioned_inst ? e->instance : "",
-                         e->timestamp, NULL, 0, epoch);
+            r = op_start(&b, kind, e->id, names[i], versioned_inst ? e->instance : "", e->timestamp,
+                         NULL, 0, epoch);
         }
         batch_wait(&b);
         /* store as far as everything is done: below the first failure */
@@ -567,6 +570,7 @@ struct full_bs {
     struct batch *head, *tail; /* pages not yet committed, in listing order */
     bool listing_done;
     bool interrupted; /* stopped by a signal: positions stay, no phase change */
+    bool reconcile;   /* a re-listing of an incremental shard: no state written */
     bool failed;
     int err;
     char detail[512];
@@ -607,7 +611,9 @@ static void full_advance(struct full_bs *fb)
         struct batch *p = fb->head;
         if (p->failed)
             full_fail(fb, p->first_err, p->first_detail);
-        if (!fb->failed && p->last_key) {
+        if (!fb->failed && p->last_key && fb->reconcile) {
+            fb->st.full_count += p->count;
+        } else if (!fb->failed && p->last_key) {
             /* resume after this page: everything up to it is on the target */
             free(fb->st.full_key);
             free(fb->st.full_version);
@@ -628,7 +634,15 @@ static void full_advance(struct full_bs *fb)
     }
     if (!fb->listing_done || fb->head)
         return;
-    if (fb->wait) {
+    if (fb->reconcile) {
+        /* what failed is copied at the next re-listing, or by the log */
+        if (fb->failed)
+            log_warn("bucket_shard=%s msg=\"re-listing incomplete\" error=\"%s\"", fb->key,
+                     fb->detail);
+        else if (!fb->interrupted)
+            log_debug("bucket_shard=%s msg=\"re-listed\" objects=%llu", fb->key,
+                      (unsigned long long) fb->st.full_count);
+    } else if (fb->wait) {
         /* the waiter decides about failures (its retry record carries the
          * datalog entry's timestamp) */
         if (!fb->failed && !fb->interrupted) {
@@ -664,12 +678,11 @@ static int bucket_copy(struct rgw_bucket *dst, const struct rgw_bucket *src)
     return dst->tenant && dst->name && dst->bucket_id && dst->owner ? 0 : -ENOMEM;
 }
 
-static int bs_resolve(struct sync *s, const char *bs_key, int *shard,
-                      const struct rgw_bucket **b);
+static int bs_resolve(struct sync *s, const char *bs_key, int *shard, const struct rgw_bucket **b);
 
 /* Start (w == NULL: and forget) the full sync of bs_key; with w, w->done
  * is set when it ends, also when there was nothing to do. */
-static int full_run(struct sync *s, const char *bs_key, struct full_wait *w)
+static int full_run(struct sync *s, const char *bs_key, struct full_wait *w, bool reconcile)
 {
     int shard;
     const struct rgw_bucket *cached = NULL;
@@ -687,9 +700,20 @@ static int full_run(struct sync *s, const char *bs_key, struct full_wait *w)
         fb->c = (struct bs_ctx){.s = s, .bs_key = fb->key, .shard = shard, .b = &fb->b};
         r = ctx_init(&fb->c);
     }
-    if (r == 0)
+    if (r == 0 && reconcile) {
+        /* only a shard that follows its log: the others are in full sync,
+         * stopped, or not started (their full sync lists them anyway) */
+        r = s->st.ops->bs_get(s->st.inst, bs_key, &fb->st);
+        if (r == -ENOENT || (r == 0 && fb->st.phase != STATE_BS_INCREMENTAL))
+            r = 1;
+        if (r == 0) {
+            fb->reconcile = true;
+            fb->st.full_count = 0;
+        }
+    } else if (r == 0) {
         r = bs_state_load(s, &fb->c, bs_key, &fb->st);
-    if (r != 0 || fb->st.phase != STATE_BS_FULL) {
+    }
+    if (r != 0 || (!reconcile && fb->st.phase != STATE_BS_FULL)) {
         /* gone or excluded (1), stopped, already following its log, or
          * failed before anything started */
         if (fb)
@@ -706,12 +730,16 @@ static int full_run(struct sync *s, const char *bs_key, struct full_wait *w)
             fb->interrupted = true;
             break;
         }
-        /* the listing goes on after the last started page */
-        const char *km = fb->tail && fb->tail->last_key ? fb->tail->last_key : fb->st.full_key;
-        const char *vm =
-            fb->tail && fb->tail->last_key ? fb->tail->last_version : fb->st.full_version;
+        /* the listing goes on after the last started page (a re-listing
+         * starts at the beginning) */
+        const char *km = fb->tail && fb->tail->last_key ? fb->tail->last_key
+                         : reconcile                    ? ""
+                                                        : fb->st.full_key;
+        const char *vm = fb->tail && fb->tail->last_key ? fb->tail->last_version
+                         : reconcile                    ? ""
+                                                        : fb->st.full_version;
         struct rgw_obj_page page = {0};
-        struct bs_prefetch *pf = fb->tail ? NULL : prefetch_find(s, bs_key);
+        struct bs_prefetch *pf = fb->tail || reconcile ? NULL : prefetch_find(s, bs_key);
         if (pf && pf->has_objs && same_marker(pf->marker, km) && same_marker(pf->version, vm)) {
             page = pf->objs;
             pf->has_objs = false;
@@ -732,6 +760,7 @@ static int full_run(struct sync *s, const char *bs_key, struct full_wait *w)
         }
         p->ctx = &fb->c;
         p->fb = fb;
+        p->relist = reconcile;
         if (page.n) {
             p->last_key = strdup(page.objs[page.n - 1].key);
             p->last_version = strdup(page.objs[page.n - 1].version_id);
@@ -768,7 +797,12 @@ static int full_run(struct sync *s, const char *bs_key, struct full_wait *w)
 
 int bucket_full_start(struct sync *s, const char *bs_key)
 {
-    return full_run(s, bs_key, NULL);
+    return full_run(s, bs_key, NULL, false);
+}
+
+int bucket_relist_start(struct sync *s, const char *bs_key)
+{
+    return full_run(s, bs_key, NULL, true);
 }
 
 /* ------------------------------------------------------------ the shard */
@@ -874,8 +908,7 @@ static int bs_state_load(struct sync *s, const struct bs_ctx *c, const char *bs_
 /* The bucket of a bucket shard key; 1 when the instance is gone (a deleted
  * bucket, or one replaced by a reshard: nothing left to copy, as RGW
  * treats it). */
-static int bs_resolve(struct sync *s, const char *bs_key, int *shard,
-                      const struct rgw_bucket **b)
+static int bs_resolve(struct sync *s, const char *bs_key, int *shard, const struct rgw_bucket **b)
 {
     char *tenant = NULL, *name = NULL, *id = NULL;
     int r = rgw_bs_key_parse(bs_key, &tenant, &name, &id, shard);
@@ -921,7 +954,7 @@ int bucket_sync(struct sync *s, const char *bs_key)
     if (r == 0 && st.phase == STATE_BS_FULL) {
         /* the same full sync as at init, waited for */
         struct full_wait w = {0};
-        r = full_run(s, bs_key, &w);
+        r = full_run(s, bs_key, &w, false);
         while (r == 0 && !w.done)
             (void) loop_run_once(s->loop, 1000);
         if (r == 0 && w.err < 0) {

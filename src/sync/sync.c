@@ -171,10 +171,6 @@ int sync_new(struct sync **out, const struct config *cfg)
     r = rgw_datalog_num_shards(s->src, &s->num_shards);
     if (r < 0)
         goto fail;
-    if (cfg->sync.reconcile_interval)
-        log_warn("config=%s msg=\"sync.reconcile_interval is not implemented yet: no periodic "
-                 "re-listing\"",
-                 cfg->path);
     s->notified = calloc((size_t) s->num_shards, 1);
     s->shard_lag = calloc((size_t) s->num_shards, sizeof(*s->shard_lag));
     if (!s->notified || !s->shard_lag) {
@@ -466,13 +462,13 @@ static int init_shards(struct sync *s, bool *full_due)
     return r;
 }
 
-/* full sync: every bucket instance, every shard of it */
-static int full_sync_all(struct sync *s)
+/* Every bucket instance, every shard of it: its full sync started, or
+ * (relist) its re-listing. Returns with objects still in flight. */
+static int walk_shards(struct sync *s, bool relist, size_t *nbuckets)
 {
-    log_info("msg=\"full sync started\"");
     char *marker = NULL;
     int r = 0;
-    size_t nbuckets = 0;
+    *nbuckets = 0;
     for (;;) {
         struct rgw_keys keys = {0};
         r = rgw_bucket_instances(s->src, marker, &keys);
@@ -493,10 +489,10 @@ static int full_sync_all(struct sync *s)
                 r = br;
                 break;
             }
-            nbuckets++;
+            (*nbuckets)++;
             int nsh = b.num_shards > 0 ? b.num_shards : 1;
             for (int sh = 0; sh < nsh && r == 0; sh++) {
-                if (sh % PREFETCH_GROUP == 0) {
+                if (!relist && sh % PREFETCH_GROUP == 0) {
                     int n = nsh - sh < PREFETCH_GROUP ? nsh - sh : PREFETCH_GROUP;
                     int pr = bucket_full_prefetch(s, &b, sh, n);
                     if (pr < 0)
@@ -510,9 +506,16 @@ static int full_sync_all(struct sync *s)
                     break;
                 }
                 err_clear();
-                br = bucket_full_start(s, bs);
-                if (br < 0)
-                    r = sync_retry_record(s, bs, "", br);
+                if (relist) {
+                    br = bucket_relist_start(s, bs);
+                    if (br < 0)
+                        log_warn("bucket_shard=%s msg=\"cannot re-list\" error=\"%s\"", bs,
+                                 err_get());
+                } else {
+                    br = bucket_full_start(s, bs);
+                    if (br < 0)
+                        r = sync_retry_record(s, bs, "", br);
+                }
                 free(bs);
             }
             bucket_prefetch_drop(s);
@@ -525,6 +528,15 @@ static int full_sync_all(struct sync *s)
             break;
     }
     free(marker);
+    return r;
+}
+
+/* full sync: every bucket instance, every shard of it */
+static int full_sync_all(struct sync *s)
+{
+    log_info("msg=\"full sync started\"");
+    size_t nbuckets = 0;
+    int r = walk_shards(s, false, &nbuckets);
     /* every shard's objects done: each went incremental or to the retry list */
     sync_wait_below(s, 1);
     if (r == 0 && s->stop && *s->stop)
@@ -547,6 +559,30 @@ static int full_sync_all(struct sync *s)
     }
     if (r == 0)
         log_info("msg=\"full sync done\" buckets=%zu", nbuckets);
+    return r;
+}
+
+/* sync.reconcile_interval: every object of every shard that follows its log
+ * is listed again and compared with the target (HEAD); what is missing
+ * there or differs is copied. Markers do not move. It does not delete what
+ * the target holds and the source does not. */
+static int reconcile_all(struct sync *s)
+{
+    uint64_t copied0 = atomic_load(&s->stats.objects_copied);
+    uint64_t errors0 = atomic_load(&s->stats.errors_source) + atomic_load(&s->stats.errors_target);
+    double t0 = (double) loop_now_ms();
+    log_info("msg=\"re-listing started\"");
+    size_t nbuckets = 0;
+    int r = walk_shards(s, true, &nbuckets);
+    sync_wait_below(s, 1);
+    if (r == 0 && s->stop && *s->stop)
+        r = -EINTR;
+    if (r == 0)
+        log_info("msg=\"re-listing done\" buckets=%zu copied=%llu errors=%llu seconds=%.1f",
+                 nbuckets, (unsigned long long) (atomic_load(&s->stats.objects_copied) - copied0),
+                 (unsigned long long) (atomic_load(&s->stats.errors_source) +
+                                       atomic_load(&s->stats.errors_target) - errors0),
+                 ((double) loop_now_ms() - t0) / 1000.0);
     return r;
 }
 
@@ -871,6 +907,7 @@ int sync_run(struct sync *s, volatile sig_atomic_t *stop, volatile sig_atomic_t 
      * RGW does the same). Else a restart waits up to RETRY_MAX. */
     bool retry_all = true;
     long long next_sweep = loop_now_ms() + SWEEP_FIRST_MS;
+    long long last_relist = loop_now_ms();
     while (!*stop) {
         unsigned poll = s->cfg->sync.poll_interval ? s->cfg->sync.poll_interval : 5;
         if (reload && *reload) {
@@ -894,6 +931,14 @@ int sync_run(struct sync *s, volatile sig_atomic_t *stop, volatile sig_atomic_t 
             if (uploads_sweep(s, true, NULL) < 0)
                 log_warn("msg=\"orphan sweep failed\" error=\"%s\"", err_get());
             next_sweep = loop_now_ms() + SWEEP_INTERVAL_MS;
+        }
+        uint64_t relist_s = s->cfg->sync.reconcile_interval;
+        if (r == 0 && !*stop && relist_s &&
+            loop_now_ms() - last_relist >= (long long) relist_s * 1000) {
+            r = reconcile_all(s);
+            if (r == -EINTR)
+                r = 0;
+            last_relist = loop_now_ms();
         }
         if (r < 0)
             log_error("msg=\"sync pass failed\" error=\"%s\"", err_get());

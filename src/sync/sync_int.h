@@ -111,6 +111,12 @@ int bucket_sync(struct sync *s, const char *bs_key);
  * negative = not started (the caller records a retry). */
 int bucket_full_start(struct sync *s, const char *bs_key);
 
+/* Start a re-listing of one bucket shard that follows its log
+ * (sync.reconcile_interval): every object is compared with the target and
+ * copied where it is missing or differs; no state is written. Others:
+ * nothing to do. Failures are logged; the next re-listing tries again. */
+int bucket_relist_start(struct sync *s, const char *bs_key);
+
 /* Ask ahead, for bucket_full_start() of shards first..first+n-1 of b: the
  * bilog positions of those to init, then their first listing pages. For
  * bucket_sync() of bs_keys[0..n) at markers[i]: their first bilog pages.

@@ -49,6 +49,7 @@ struct cfgopt {
     const char *source_secret; /* NULL = the lab's */
     const char *target_secret; /* NULL = the lab's */
     const char *file;          /* config file name; NULL = "<name>.json" */
+    unsigned relist;           /* sync.reconcile_interval, 0 = never */
 };
 
 /* The source buckets of a scenario start with "<run>-<name>-", and go to
@@ -65,7 +66,7 @@ static void tgt_bucket(char *out, size_t n, const char *scen)
 
 static int cfg_write(char *path, size_t n, const struct cfgopt *o)
 {
-    char file[128], state[512], tb[64], prefix[80], sync[64];
+    char file[128], state[512], tb[64], prefix[80], sync[96];
     snprintf(file, sizeof(file), "%s", o->file ? o->file : "");
     if (!o->file)
         snprintf(file, sizeof(file), "%s.json", o->name);
@@ -73,7 +74,8 @@ static int cfg_write(char *path, size_t n, const struct cfgopt *o)
     path_in(state, sizeof(state), &ctx, o->state);
     tgt_bucket(tb, sizeof(tb), o->name);
     snprintf(prefix, sizeof(prefix), "%s-%s-", run_id, o->name);
-    snprintf(sync, sizeof(sync), "\"poll_interval\": %u", o->poll ? o->poll : 5);
+    snprintf(sync, sizeof(sync), "\"poll_interval\": %u, \"reconcile_interval\": %u",
+             o->poll ? o->poll : 5, o->relist);
     struct scen_cfg c = {
         .senv = &senv,
         .tenv = &tenv,
@@ -190,8 +192,8 @@ static int list_all(struct s3_client *c, const char *bucket, const char *prefix,
 
 /* Mismatches between a listing and what is expected (missing, extra,
  * other etag); the first few are printed when verbose. -1: cannot list. */
-static int compare(struct s3_client *c, const char *bucket, const char *prefix,
-                   struct expect *e, bool verbose)
+static int compare(struct s3_client *c, const char *bucket, const char *prefix, struct expect *e,
+                   bool verbose)
 {
     struct listing l;
     int r = list_all(c, bucket, prefix, &l);
@@ -221,8 +223,7 @@ static int compare(struct s3_client *c, const char *bucket, const char *prefix,
     for (size_t i = 0; i < e->n; i++) {
         if (!seen[i]) {
             if (verbose && bad < 8)
-                printf("# %s/%s: missing key \"%s\"\n", bucket, prefix ? prefix : "",
-                       e->v[i].key);
+                printf("# %s/%s: missing key \"%s\"\n", bucket, prefix ? prefix : "", e->v[i].key);
             bad++;
         }
     }
@@ -449,8 +450,8 @@ static int make_bucket(const char *b)
  * 0 bytes and 4 MiB +-1, metadata -> sync --once -> the target is identical. */
 
 static const char *const meta_hdrs[][12] = {
-    {"Content-Type", "text/x-rgw2cloud", "Cache-Control", "max-age=60", "x-amz-meta-color",
-     "blue", "x-amz-meta-a-b", "two words", NULL},
+    {"Content-Type", "text/x-rgw2cloud", "Cache-Control", "max-age=60", "x-amz-meta-color", "blue",
+     "x-amz-meta-a-b", "two words", NULL},
     {"Content-Type", "application/json", "Content-Disposition", "attachment; filename=\"a b.txt\"",
      "Content-Language", "de-CH", "x-amz-meta-n", "1", NULL},
     {"Content-Type", "image/png", "Cache-Control", "no-cache, no-store", "Content-Encoding",
@@ -458,8 +459,13 @@ static const char *const meta_hdrs[][12] = {
 };
 
 static const char *const compared_headers[] = {
-    "content-type", "cache-control", "content-disposition", "content-language", "content-encoding",
-    "content-length", NULL,
+    "content-type",
+    "cache-control",
+    "content-disposition",
+    "content-language",
+    "content-encoding",
+    "content-length",
+    NULL,
 };
 
 /* HEAD both sides: the kept headers and every user metadata equal, and
@@ -537,10 +543,12 @@ static void test_sync__full_sync_copies_everything(void)
     memset(long_key, 'k', 1000);
     memcpy(long_key, "long/", 5);
     const char *weird[] = {
-        "plain.txt",          "with space/and more spaces", "utf8/ключ-日本語-é",
-        "chars+%~#?&=",       "_leading-underscore",        "__double",
-        "dir//double/slash",  "tilde~and!bang*(x)'",        "a+b=c&d?e#f%20g",
-        " leading space",     "trailing space ",            long_key,
+        "plain.txt",           "with space/and more spaces",
+        "utf8/ключ-日本語-é",  "chars+%~#?&=",
+        "_leading-underscore", "__double",
+        "dir//double/slash",   "tilde~and!bang*(x)'",
+        "a+b=c&d?e#f%20g",     " leading space",
+        "trailing space ",     long_key,
     };
     const size_t nweird = sizeof(weird) / sizeof(weird[0]);
     struct {
@@ -727,13 +735,70 @@ out:
     exp_free(&e2);
 }
 
+/* sync.reconcile_interval: objects the target lost, or that someone changed
+ * there, come back from a re-listing while nothing changes at the source
+ * (so the logs have nothing to say about them). */
+static void test_sync__relisting_restores_what_the_target_lost(void)
+{
+    const char *scen = "relist";
+    char b1[64], tb[64], tkey[128];
+    src_bucket(b1, sizeof(b1), scen, "a");
+    tgt_bucket(tb, sizeof(tb), scen);
+    struct expect e1 = {0};
+    CHECK_INT(make_bucket(b1), 0);
+    struct wops w = {0};
+    char key[64];
+    for (int i = 0; i < 8; i++) {
+        snprintf(key, sizeof(key), "k%02d", i);
+        wops_put(&w, &e1, b1, key, 1, 1000 + (size_t) i, NULL);
+    }
+    CHECK_INT(wops_flush(&w, 8), 0);
+
+    char cfg[512];
+    struct cfgopt o = {.name = scen, .state = "relist.db", .poll = 1, .relist = 2};
+    CHECK_INT(cfg_write(cfg, sizeof(cfg), &o), 0);
+    struct daemon d;
+    CHECK_INT(daemon_start(&d, &ctx, cfg, "relist-run"), 0);
+    if (d.pid <= 0)
+        goto out;
+    const char *bs[] = {b1};
+    struct expect *ep[] = {&e1};
+    double took = 0;
+    CHECK(wait_converged(scen, bs, ep, 1, 60, &took) && "initial full sync");
+
+    /* the target loses two objects; a third gets other bytes */
+    for (int i = 0; i < 2; i++) {
+        snprintf(tkey, sizeof(tkey), "%s/k%02d", b1, i);
+        CHECK_INT(s3_delete_object(tgt, tb, tkey), 0);
+    }
+    snprintf(tkey, sizeof(tkey), "%s/k02", b1);
+    struct s3_call put;
+    s3_call_init(&put);
+    CHECK_INT(s3_call_set(&put, "PUT", tb, tkey), 0);
+    s3_call_body_ref(&put, "not what the source holds", 25);
+    CHECK_INT(s3_call_run(tgt, &put), 0);
+    s3_call_finish(&put);
+    CHECK(!wait_converged(scen, bs, ep, 1, 0, NULL) && "the target differs now");
+
+    bool ok = wait_converged(scen, bs, ep, 1, 30, &took);
+    CHECK(ok && "re-listing restored the target");
+    printf("# restored in %.1f s (reconcile_interval 2)\n", took);
+    CHECK(file_contains(d.log, "msg=\"re-listing done\""));
+    int rc = daemon_stop(&d, STOP_MS);
+    CHECK_INT(rc, 0);
+    if (!ok || rc != 0)
+        print_tail(d.log, 30);
+out:
+    exp_free(&e1);
+}
+
 /* 3. kill -9 during a burst of writes; restart -> nothing missing, nothing extra. */
 
 struct killer {
     struct daemon *d;
     const char *scen;
     const char *b1, *b2;
-    size_t from;  /* writes done before the first look */
+    size_t from;   /* writes done before the first look */
     size_t looked; /* writes done at the last look */
     bool done;
     int on_target; /* burst keys on the target at the kill */
@@ -898,8 +963,9 @@ static void test_sync__notify_beats_the_poll_interval(void)
     double t0 = now_s();
     bool arrived = arrives_on_target(scen, b1, "after-notify", 20);
     double lag = now_s() - t0;
-    printf("# with poll_interval 60: the PUT reached the target after %.0f ms (%.0f s after start)\n",
-           lag * 1000, now_s() - t_up);
+    printf(
+        "# with poll_interval 60: the PUT reached the target after %.0f ms (%.0f s after start)\n",
+        lag * 1000, now_s() - t_up);
     CHECK(arrived && lag < 20);
     if (!arrived)
         print_tail(d.log, 30);
@@ -947,7 +1013,8 @@ static char *dl_markers(const char *cfg, const char *tag)
     json_t *keep = json_array();
     size_t i;
     json_t *v;
-    json_array_foreach(arr, i, v) {
+    json_array_foreach(arr, i, v)
+    {
         json_t *o = json_object();
         json_object_set(o, "shard", json_object_get(v, "shard"));
         json_object_set(o, "state", json_object_get(v, "state"));
@@ -1111,7 +1178,8 @@ static void test_sync__admin_log_needs_a_signature(void)
     CHECK_INT(code, 403);
     CHECK(body && strstr(body, "AccessDenied"));
     free(body);
-    snprintf(url, sizeof(url), "http://127.0.0.1:%d/admin/log/?type=bucket-index&status&options=merge&bucket=x:y",
+    snprintf(url, sizeof(url),
+             "http://127.0.0.1:%d/admin/log/?type=bucket-index&status&options=merge&bucket=x:y",
              exporter_port);
     CHECK_INT(http_get(url, NULL), 403);
 
@@ -1212,7 +1280,8 @@ static int bilog_list(const char *bucket, struct bilog_seen *out)
     out->writes = calloc(out->entries + 1, sizeof(char *));
     size_t i;
     json_t *v;
-    json_array_foreach(arr, i, v) {
+    json_array_foreach(arr, i, v)
+    {
         const char *op = json_string_value(json_object_get(v, "op"));
         const char *state = json_string_value(json_object_get(v, "state"));
         const char *obj = json_string_value(json_object_get(v, "object"));
@@ -1396,12 +1465,18 @@ int main(void)
     bin = getenv("RGW2CLOUD_BIN");
     ctx = (struct harness){.bin = bin, .workdir = workdir};
     CHECK(bin && access(bin, X_OK) == 0 && "RGW2CLOUD_BIN is the rgw2cloud binary");
-    const char *need_s[] = {"LAB_ENDPOINT", "LAB_SYSTEM_ACCESS_KEY", "LAB_SYSTEM_SECRET_KEY",
-                            "LAB_USER_ACCESS_KEY", "LAB_USER_SECRET_KEY", "LAB_ZONEGROUP",
-                            "LAB_EXPORTER_ZONE", "LAB_EXPORTER_PORT", "LAB_CEPH_CONF",
-                            "LAB_REGION", NULL};
-    const char *need_t[] = {"LAB_ENDPOINT", "LAB_ACCESS_KEY", "LAB_SECRET_KEY", "LAB_REGION",
+    const char *need_s[] = {"LAB_ENDPOINT",
+                            "LAB_SYSTEM_ACCESS_KEY",
+                            "LAB_SYSTEM_SECRET_KEY",
+                            "LAB_USER_ACCESS_KEY",
+                            "LAB_USER_SECRET_KEY",
+                            "LAB_ZONEGROUP",
+                            "LAB_EXPORTER_ZONE",
+                            "LAB_EXPORTER_PORT",
+                            "LAB_CEPH_CONF",
+                            "LAB_REGION",
                             NULL};
+    const char *need_t[] = {"LAB_ENDPOINT", "LAB_ACCESS_KEY", "LAB_SECRET_KEY", "LAB_REGION", NULL};
     ok = ok && env_has_all(&senv, need_s, "source");
     ok = ok && env_has_all(&tenv, need_t, "target");
     CHECK(ok && "lab env complete");
@@ -1428,6 +1503,8 @@ int main(void)
     RUN(test_sync__full_sync_copies_everything);
     printf("# (%.0f s)\n", now_s() - t0);
     RUN(test_sync__incremental_while_running_converges);
+    printf("# (%.0f s)\n", now_s() - t0);
+    RUN(test_sync__relisting_restores_what_the_target_lost);
     printf("# (%.0f s)\n", now_s() - t0);
     RUN(test_sync__kill9_during_burst_loses_nothing);
     printf("# (%.0f s)\n", now_s() - t0);
