@@ -11,6 +11,7 @@
 /* The backends this build has; looked up by the name cfg->state selects. */
 static const struct state_ops *const state_backends[] = {
     &state_sqlite_ops,
+    &state_rados_ops,
     NULL,
 };
 

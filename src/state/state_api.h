@@ -1,8 +1,8 @@
 /* The sync state: where we are in the source's logs and what is unfinished.
  *
  * A backend is a const ops table (like Knot's kr_cdb_api). `sqlite` is the
- * embedded default (one file, WAL); `rados` (omap objects shared by several
- * exporters) comes later. Every write is durable when the call returns 0:
+ * embedded default (one file, WAL); `rados` keeps it in the omap of one
+ * object, so that several exporters (or a standby) can share it. Every write is durable when the call returns 0:
  * callers rely on that ("the datalog marker may move only after the retry
  * record is stored"). Strings in the structs below are heap strings owned by
  * the struct; *_finish() frees them and accepts zeroed structs.
@@ -152,6 +152,7 @@ struct state {
 };
 
 extern const struct state_ops state_sqlite_ops;
+extern const struct state_ops state_rados_ops;
 
 /* Open the backend cfg->state names; *out is untouched on error. -ENOENT
  * (with a message listing the known names) for an unknown backend,

@@ -358,12 +358,13 @@ int scen_cfg_write(const char *path, const struct scen_cfg *c)
             "  \"source\": {\"endpoint\": \"%s\", \"access_key\": \"%s\", \"secret\": \"%s\",\n"
             "             \"zonegroup\": \"%s\", \"zone\": \"%s\"},\n"
             "  \"listen\": \"127.0.0.1:%d\",\n"
-            "  \"state\": {\"backend\": \"sqlite\", \"path\": \"%s\"},\n"
+            "  \"state\": %s%s%s,\n"
             "  \"sync\": {%s},\n",
             labenv_get(s, "LAB_ENDPOINT"), labenv_get(s, "LAB_SYSTEM_ACCESS_KEY"),
             c->source_secret ? c->source_secret : labenv_get(s, "LAB_SYSTEM_SECRET_KEY"),
             labenv_get(s, "LAB_ZONEGROUP"), labenv_get(s, "LAB_EXPORTER_ZONE"), c->listen_port,
-            c->state, c->sync);
+            c->state_json ? "" : "{\"backend\": \"sqlite\", \"path\": \"",
+            c->state_json ? c->state_json : c->state, c->state_json ? "" : "\"}", c->sync);
     if (c->s3)
         fprintf(f, "  \"s3\": {%s},\n", c->s3);
     fprintf(f,

@@ -120,6 +120,7 @@ struct scen_cfg {
     const struct labenv *senv, *tenv;
     int listen_port;
     const char *state;           /* the sqlite db */
+    const char *state_json;      /* else: the whole "state" object (JSON text) */
     const char *source_secret;   /* NULL: the lab's system secret */
     const char *target_endpoint; /* NULL: the lab target's */
     const char *target_secret;   /* NULL: the lab target's */

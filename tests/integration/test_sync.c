@@ -21,6 +21,7 @@
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <rados/librados.h>
 #include <jansson.h>
 #include <signal.h>
 #include <stdint.h>
@@ -50,6 +51,7 @@ struct cfgopt {
     const char *target_secret; /* NULL = the lab's */
     const char *file;          /* config file name; NULL = "<name>.json" */
     unsigned relist;           /* sync.reconcile_interval, 0 = never */
+    const char *state_json;    /* the "state" object instead of sqlite's */
 };
 
 /* The source buckets of a scenario start with "<run>-<name>-", and go to
@@ -81,6 +83,7 @@ static int cfg_write(char *path, size_t n, const struct cfgopt *o)
         .tenv = &tenv,
         .listen_port = exporter_port,
         .state = state,
+        .state_json = o->state_json,
         .source_secret = o->source_secret,
         .target_secret = o->target_secret,
         .sync = sync,
@@ -787,6 +790,78 @@ static void test_sync__relisting_restores_what_the_target_lost(void)
     int rc = daemon_stop(&d, STOP_MS);
     CHECK_INT(rc, 0);
     if (!ok || rc != 0)
+        print_tail(d.log, 30);
+out:
+    exp_free(&e1);
+}
+
+/* state.backend rados: the state in the lab cluster's omap. A full sync
+ * and then changes converge, and a restart goes on from the stored
+ * positions (the changes made while it was down arrive; nothing is copied
+ * again). */
+static void test_sync__rados_state_follows_and_resumes(void)
+{
+    const char *scen = "rados";
+    char b1[64], state[1024], conf[512];
+    src_bucket(b1, sizeof(b1), scen, "a");
+    struct expect e1 = {0};
+    CHECK_INT(make_bucket(b1), 0);
+    struct wops w = {0};
+    char key[64];
+    for (int i = 0; i < 6; i++) {
+        snprintf(key, sizeof(key), "k%02d", i);
+        wops_put(&w, &e1, b1, key, 1, 700 + (size_t) i, NULL);
+    }
+    CHECK_INT(wops_flush(&w, 6), 0);
+    snprintf(conf, sizeof(conf), "%s", labenv_get(&senv, "LAB_CEPH_CONF"));
+    /* the pool is the operator's to make (rgw2cloud names it when missing) */
+    rados_t cl = NULL;
+    int pr = rados_create2(&cl, "ceph", "client.admin", 0);
+    if (pr == 0)
+        pr = rados_conf_read_file(cl, conf);
+    if (pr == 0)
+        pr = rados_connect(cl);
+    if (pr == 0 && (pr = rados_pool_create(cl, "rgw2cloud-test")) == -EEXIST)
+        pr = 0;
+    if (cl)
+        rados_shutdown(cl);
+    CHECK_INT(pr, 0);
+    snprintf(state, sizeof(state),
+             "{\"backend\": \"rados\", \"pool\": \"rgw2cloud-test\", \"namespace\": \"%s\", "
+             "\"ceph_conf\": \"%s\"}",
+             run_id, conf);
+    char cfg[512];
+    struct cfgopt o = {.name = scen, .state = "unused.db", .poll = 1, .state_json = state};
+    CHECK_INT(cfg_write(cfg, sizeof(cfg), &o), 0);
+    struct daemon d;
+    CHECK_INT(daemon_start(&d, &ctx, cfg, "rados-run"), 0);
+    if (d.pid <= 0)
+        goto out;
+    const char *bs[] = {b1};
+    struct expect *ep[] = {&e1};
+    double took = 0;
+    bool ok = wait_converged(scen, bs, ep, 1, 60, &took);
+    CHECK(ok && "full sync with the rados state");
+    wops_put(&w, &e1, b1, "later", 1, 333, NULL);
+    wops_del(&w, &e1, b1, "k00");
+    CHECK_INT(wops_flush(&w, 2), 0);
+    ok = wait_converged(scen, bs, ep, 1, 60, &took);
+    CHECK(ok && "incremental with the rados state");
+    CHECK_INT(daemon_stop(&d, STOP_MS), 0);
+    if (!ok)
+        print_tail(d.log, 30);
+
+    /* down: a change; up again: only that change is copied */
+    wops_put(&w, &e1, b1, "while-down", 1, 444, NULL);
+    CHECK_INT(wops_flush(&w, 1), 0);
+    CHECK_INT(daemon_start(&d, &ctx, cfg, "rados-run2"), 0);
+    if (d.pid <= 0)
+        goto out;
+    ok = wait_converged(scen, bs, ep, 1, 60, &took);
+    CHECK(ok && "resumed from the rados state");
+    CHECK_INT(daemon_stop(&d, STOP_MS), 0);
+    CHECK(!file_contains(d.log, "msg=\"full sync started\""));
+    if (!ok)
         print_tail(d.log, 30);
 out:
     exp_free(&e1);
@@ -1505,6 +1580,8 @@ int main(void)
     RUN(test_sync__incremental_while_running_converges);
     printf("# (%.0f s)\n", now_s() - t0);
     RUN(test_sync__relisting_restores_what_the_target_lost);
+    printf("# (%.0f s)\n", now_s() - t0);
+    RUN(test_sync__rados_state_follows_and_resumes);
     printf("# (%.0f s)\n", now_s() - t0);
     RUN(test_sync__kill9_during_burst_loses_nothing);
     printf("# (%.0f s)\n", now_s() - t0);
