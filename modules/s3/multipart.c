@@ -389,6 +389,13 @@ static void hasher_kick(struct mp_hasher *h)
         loop_timer_arm(h->loop, &h->timer, 0, hasher_run, h);
 }
 
+/* As many parts are ready as md5mb has lanes (or every part in flight is). */
+static bool hasher_lanes_full(const struct mp_hasher *h)
+{
+    size_t lanes = md5mb_lanes();
+    return h->ready > 0 && h->ready >= (h->n < lanes ? h->n : lanes);
+}
+
 /* The bytes of j's ring from position `from` up to `to`, as far as they
  * lie in one piece. */
 static size_t ring_piece(const struct part_job *j, uint64_t from, uint64_t to,
@@ -476,7 +483,7 @@ static void hasher_run(void *ud)
         h->ready += h->jobs[i]->got - h->jobs[i]->hashed >= HASH_QUANTUM;
         again = again || hash_urgent(h->jobs[i]);
     }
-    if (again || (h->ready > 0 && h->ready >= (h->n < lanes ? h->n : lanes)))
+    if (again || hasher_lanes_full(h))
         hasher_kick(h);
 }
 
@@ -649,8 +656,7 @@ static size_t part_sink(void *ud, const char *buf, size_t len)
     uint64_t unhashed = j->got - j->hashed;
     if (unhashed >= HASH_QUANTUM && unhashed - len < HASH_QUANTUM)
         h->ready++;
-    size_t lanes = md5mb_lanes();
-    if (hash_urgent(j) || h->ready >= (h->n < lanes ? h->n : lanes))
+    if (hash_urgent(j) || hasher_lanes_full(h))
         hasher_kick(h);
     return len;
 }

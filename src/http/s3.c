@@ -27,6 +27,8 @@ struct s3_client {
     struct s3_rate *rate; /* borrowed; NULL: bodies go out unlimited */
 };
 
+#define RATE_PIECE 16384.0 /* bytes: the least burst, and what a paused body waits for */
+
 struct s3_rate {
     double per_ms;     /* bytes per millisecond; 0: no limit */
     double burst;      /* most tokens kept */
@@ -51,8 +53,8 @@ void s3_rate_set(struct s3_rate *r, uint64_t bytes_per_s)
 {
     r->per_ms = (double) bytes_per_s / 1000.0;
     r->burst = (double) bytes_per_s / 20.0;
-    if (r->burst < 16384.0)
-        r->burst = 16384.0;
+    if (r->burst < RATE_PIECE)
+        r->burst = RATE_PIECE;
     if (r->tokens > r->burst)
         r->tokens = r->burst;
     r->last_ms = loop_now_ms();
@@ -409,9 +411,9 @@ static size_t cb_read(char *buf, size_t size, size_t n, void *ud)
     if (rt && rt->per_ms > 0) {
         rate_refill(rt);
         if (rt->tokens < 1.0) {
-            /* come back when a piece worth a send() may go */
-            double want = rt->burst < 16384.0 ? rt->burst : 16384.0;
-            long ms = (long) ((want - rt->tokens) / rt->per_ms) + 1;
+            /* come back when a piece worth a send() may go (the burst
+             * holds at least that) */
+            long ms = (long) ((RATE_PIECE - rt->tokens) / rt->per_ms) + 1;
             loop_timer_arm(call->client->loop, &call->rate_timer, ms, rate_resume, call);
             return CURL_READFUNC_PAUSE;
         }

@@ -364,9 +364,11 @@ struct upload_walk {
 static int dl_visit(void *ud, const struct kv *e)
 {
     struct dl_walk *w = ud;
-    json_t *o = json_loads(e->val, 0, NULL);
+    char *end = NULL;
+    long shard = strtol(e->key + 2, &end, 10); /* "d:00042" */
+    json_t *o = *end == '\0' && shard >= 0 ? json_loads(e->val, 0, NULL) : NULL;
     struct state_dl_shard d = {0};
-    int r = o ? dl_parse(o, atoi(e->key + 2), &d) : -EPROTO;
+    int r = o ? dl_parse(o, (int) shard, &d) : -EPROTO;
     json_decref(o);
     if (r == 0)
         r = w->fn(w->ud, &d);

@@ -50,9 +50,35 @@ struct batch {
     struct full_bs *fb;
     struct batch *next;
     bool closed; /* every op of the page has started */
-    bool relist; /* a page of a re-listing (bucket_relist_start) */
     char *last_key, *last_version;
     uint64_t count;
+};
+
+/* Someone waiting for one shard's full sync to end (bucket_sync). */
+struct full_wait {
+    bool done;
+    int err; /* 0: the shard follows its log now; -EINTR: stopped; else failed */
+    char detail[512];
+};
+
+/* The full sync of one bucket shard while others run: its listing pages'
+ * objects are in flight together with those of other shards (bounded by
+ * sync.concurrency), and each page's position is stored once it and every
+ * page before it are done. */
+struct full_bs {
+    struct sync *s;
+    char *key;
+    struct rgw_bucket b; /* owned: c.b points here */
+    struct bs_ctx c;
+    struct state_bs st;
+    struct batch *head, *tail; /* pages not yet committed, in listing order */
+    bool listing_done;
+    bool interrupted; /* stopped by a signal: positions stay, no phase change */
+    bool relist;      /* a re-listing of an incremental shard: no state written */
+    bool failed;
+    int err;
+    char detail[512];
+    struct full_wait *wait; /* a caller waiting for the end, or NULL */
 };
 
 static void full_advance(struct full_bs *fb);
@@ -160,7 +186,7 @@ static int op_start(struct batch *b, enum sync_op kind, const char *pos, const c
     ev->dst_key = o->dst_key;
     /* a re-listing must ask the target about every object: the prefix was
      * found empty (if ever) before the first copy */
-    ev->dst_prefix = b->relist ? NULL : c->prefix;
+    ev->dst_prefix = b->fb && b->fb->relist ? NULL : c->prefix;
     ev->storage_class = c->prof->storage_class;
     ev->profile = c->prof;
     ev->done = op_done;
@@ -550,33 +576,6 @@ static int incremental_sync(struct bs_ctx *c, struct state_bs *st)
 
 /* ------------------------------------------- overlapped full sync (init) */
 
-/* Someone waiting for one shard's full sync to end (bucket_sync). */
-struct full_wait {
-    bool done;
-    int err; /* 0: the shard follows its log now; -EINTR: stopped; else failed */
-    char detail[512];
-};
-
-/* The full sync of one bucket shard while others run: its listing pages'
- * objects are in flight together with those of other shards (bounded by
- * sync.concurrency), and each page's position is stored once it and every
- * page before it are done. */
-struct full_bs {
-    struct sync *s;
-    char *key;
-    struct rgw_bucket b; /* owned: c.b points here */
-    struct bs_ctx c;
-    struct state_bs st;
-    struct batch *head, *tail; /* pages not yet committed, in listing order */
-    bool listing_done;
-    bool interrupted; /* stopped by a signal: positions stay, no phase change */
-    bool reconcile;   /* a re-listing of an incremental shard: no state written */
-    bool failed;
-    int err;
-    char detail[512];
-    struct full_wait *wait; /* a caller waiting for the end, or NULL */
-};
-
 static void full_free(struct full_bs *fb)
 {
     while (fb->head) {
@@ -611,7 +610,7 @@ static void full_advance(struct full_bs *fb)
         struct batch *p = fb->head;
         if (p->failed)
             full_fail(fb, p->first_err, p->first_detail);
-        if (!fb->failed && p->last_key && fb->reconcile) {
+        if (!fb->failed && p->last_key && fb->relist) {
             fb->st.full_count += p->count;
         } else if (!fb->failed && p->last_key) {
             /* resume after this page: everything up to it is on the target */
@@ -634,7 +633,7 @@ static void full_advance(struct full_bs *fb)
     }
     if (!fb->listing_done || fb->head)
         return;
-    if (fb->reconcile) {
+    if (fb->relist) {
         /* what failed is copied at the next re-listing, or by the log */
         if (fb->failed)
             log_warn("bucket_shard=%s msg=\"re-listing incomplete\" error=\"%s\"", fb->key,
@@ -682,7 +681,7 @@ static int bs_resolve(struct sync *s, const char *bs_key, int *shard, const stru
 
 /* Start (w == NULL: and forget) the full sync of bs_key; with w, w->done
  * is set when it ends, also when there was nothing to do. */
-static int full_run(struct sync *s, const char *bs_key, struct full_wait *w, bool reconcile)
+static int full_run(struct sync *s, const char *bs_key, struct full_wait *w, bool relist)
 {
     int shard;
     const struct rgw_bucket *cached = NULL;
@@ -700,20 +699,26 @@ static int full_run(struct sync *s, const char *bs_key, struct full_wait *w, boo
         fb->c = (struct bs_ctx){.s = s, .bs_key = fb->key, .shard = shard, .b = &fb->b};
         r = ctx_init(&fb->c);
     }
-    if (r == 0 && reconcile) {
+    if (r == 0 && relist) {
         /* only a shard that follows its log: the others are in full sync,
          * stopped, or not started (their full sync lists them anyway) */
         r = s->st.ops->bs_get(s->st.inst, bs_key, &fb->st);
         if (r == -ENOENT || (r == 0 && fb->st.phase != STATE_BS_INCREMENTAL))
             r = 1;
-        if (r == 0) {
-            fb->reconcile = true;
+        if (r == 0) { /* a private copy, never stored: it lists from the start */
+            fb->relist = true;
             fb->st.full_count = 0;
+            free(fb->st.full_key);
+            free(fb->st.full_version);
+            fb->st.full_key = strdup("");
+            fb->st.full_version = strdup("");
+            if (!fb->st.full_key || !fb->st.full_version)
+                r = -ENOMEM;
         }
     } else if (r == 0) {
         r = bs_state_load(s, &fb->c, bs_key, &fb->st);
     }
-    if (r != 0 || (!reconcile && fb->st.phase != STATE_BS_FULL)) {
+    if (r != 0 || (!relist && fb->st.phase != STATE_BS_FULL)) {
         /* gone or excluded (1), stopped, already following its log, or
          * failed before anything started */
         if (fb)
@@ -730,16 +735,12 @@ static int full_run(struct sync *s, const char *bs_key, struct full_wait *w, boo
             fb->interrupted = true;
             break;
         }
-        /* the listing goes on after the last started page (a re-listing
-         * starts at the beginning) */
-        const char *km = fb->tail && fb->tail->last_key ? fb->tail->last_key
-                         : reconcile                    ? ""
-                                                        : fb->st.full_key;
-        const char *vm = fb->tail && fb->tail->last_key ? fb->tail->last_version
-                         : reconcile                    ? ""
-                                                        : fb->st.full_version;
+        /* the listing goes on after the last started page */
+        const char *km = fb->tail && fb->tail->last_key ? fb->tail->last_key : fb->st.full_key;
+        const char *vm =
+            fb->tail && fb->tail->last_key ? fb->tail->last_version : fb->st.full_version;
         struct rgw_obj_page page = {0};
-        struct bs_prefetch *pf = fb->tail || reconcile ? NULL : prefetch_find(s, bs_key);
+        struct bs_prefetch *pf = fb->tail ? NULL : prefetch_find(s, bs_key);
         if (pf && pf->has_objs && same_marker(pf->marker, km) && same_marker(pf->version, vm)) {
             page = pf->objs;
             pf->has_objs = false;
@@ -760,7 +761,6 @@ static int full_run(struct sync *s, const char *bs_key, struct full_wait *w, boo
         }
         p->ctx = &fb->c;
         p->fb = fb;
-        p->relist = reconcile;
         if (page.n) {
             p->last_key = strdup(page.objs[page.n - 1].key);
             p->last_version = strdup(page.objs[page.n - 1].version_id);

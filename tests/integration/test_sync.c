@@ -12,6 +12,7 @@
  * A daemon's log is printed as TAP comments when a check about it fails. */
 #include "harness.h"
 #include "labenv.h"
+#include "labrados.h"
 #include "testlib.h"
 
 #include "err.h"
@@ -21,7 +22,6 @@
 
 #include <curl/curl.h>
 #include <errno.h>
-#include <rados/librados.h>
 #include <jansson.h>
 #include <signal.h>
 #include <stdint.h>
@@ -336,6 +336,17 @@ static struct wop *wops_put(struct wops *w, struct expect *e, const char *bucket
     if (e)
         exp_set(e, key, md5);
     return o;
+}
+
+/* n PUTs of keys "<prefix>00".."<prefix>NN" (version, len0 + i bytes). */
+static void wops_put_n(struct wops *w, struct expect *e, const char *bucket, const char *prefix,
+                       int n, int version, size_t len0)
+{
+    char key[64];
+    for (int i = 0; i < n; i++) {
+        snprintf(key, sizeof(key), "%s%02d", prefix, i);
+        wops_put(w, e, bucket, key, version, len0 + (size_t) i, NULL);
+    }
 }
 
 static void wops_del(struct wops *w, struct expect *e, const char *bucket, const char *key)
@@ -665,10 +676,7 @@ static void test_sync__incremental_while_running_converges(void)
     CHECK_INT(make_bucket(b1), 0);
     struct wops w = {0};
     char key[64];
-    for (int i = 0; i < 40; i++) {
-        snprintf(key, sizeof(key), "base/%02d", i);
-        wops_put(&w, &e1, b1, key, 1, 500 + (size_t) i, NULL);
-    }
+    wops_put_n(&w, &e1, b1, "base/", 40, 1, 500);
     CHECK_INT(wops_flush(&w, 16), 0);
 
     char cfg[512];
@@ -690,10 +698,7 @@ static void test_sync__incremental_while_running_converges(void)
         snprintf(key, sizeof(key), "new/%02d", i);
         wops_put(&w, &e1, b1, key, 1, 100 + (size_t) i * 7, NULL);
     }
-    for (int i = 0; i < 10; i++) {
-        snprintf(key, sizeof(key), "base/%02d", i);
-        wops_put(&w, &e1, b1, key, 2, 700 + (size_t) i, NULL);
-    }
+    wops_put_n(&w, &e1, b1, "base/", 10, 2, 700);
     for (int i = 10; i < 20; i++) {
         snprintf(key, sizeof(key), "base/%02d", i);
         wops_del(&w, &e1, b1, key);
@@ -750,11 +755,7 @@ static void test_sync__relisting_restores_what_the_target_lost(void)
     struct expect e1 = {0};
     CHECK_INT(make_bucket(b1), 0);
     struct wops w = {0};
-    char key[64];
-    for (int i = 0; i < 8; i++) {
-        snprintf(key, sizeof(key), "k%02d", i);
-        wops_put(&w, &e1, b1, key, 1, 1000 + (size_t) i, NULL);
-    }
+    wops_put_n(&w, &e1, b1, "k", 8, 1, 1000);
     CHECK_INT(wops_flush(&w, 8), 0);
 
     char cfg[512];
@@ -807,29 +808,14 @@ static void test_sync__rados_state_follows_and_resumes(void)
     struct expect e1 = {0};
     CHECK_INT(make_bucket(b1), 0);
     struct wops w = {0};
-    char key[64];
-    for (int i = 0; i < 6; i++) {
-        snprintf(key, sizeof(key), "k%02d", i);
-        wops_put(&w, &e1, b1, key, 1, 700 + (size_t) i, NULL);
-    }
+    wops_put_n(&w, &e1, b1, "k", 6, 1, 700);
     CHECK_INT(wops_flush(&w, 6), 0);
     snprintf(conf, sizeof(conf), "%s", labenv_get(&senv, "LAB_CEPH_CONF"));
-    /* the pool is the operator's to make (rgw2cloud names it when missing) */
-    rados_t cl = NULL;
-    int pr = rados_create2(&cl, "ceph", "client.admin", 0);
-    if (pr == 0)
-        pr = rados_conf_read_file(cl, conf);
-    if (pr == 0)
-        pr = rados_connect(cl);
-    if (pr == 0 && (pr = rados_pool_create(cl, "rgw2cloud-test")) == -EEXIST)
-        pr = 0;
-    if (cl)
-        rados_shutdown(cl);
-    CHECK_INT(pr, 0);
+    CHECK_INT(labrados_pool(conf, LABRADOS_POOL), 0);
     snprintf(state, sizeof(state),
-             "{\"backend\": \"rados\", \"pool\": \"rgw2cloud-test\", \"namespace\": \"%s\", "
+             "{\"backend\": \"rados\", \"pool\": \"%s\", \"namespace\": \"%s\", "
              "\"ceph_conf\": \"%s\"}",
-             run_id, conf);
+             LABRADOS_POOL, run_id, conf);
     char cfg[512];
     struct cfgopt o = {.name = scen, .state = "unused.db", .poll = 1, .state_json = state};
     CHECK_INT(cfg_write(cfg, sizeof(cfg), &o), 0);

@@ -635,17 +635,15 @@ static void test_transfer__bandwidth_limit_holds_bodies_back(void)
 {
     const char *scen = "bw";
     const uint64_t big = 9 * MiB + 11, small = 300 * 1024 + 5, rate = 2 * MiB;
+    static const char *const keys[4] = {"big", "small1", "small2", "small3"};
+    const uint64_t sizes[4] = {big, small, small, small};
     char sb[64], tb[64], cfg[512], log[512];
     char md5[4][33], etag[80];
     src_bucket(sb, sizeof(sb), scen);
     tgt_bucket(tb, sizeof(tb), scen);
     CHECK_INT(s3_create_bucket(src, sb, NULL), 0);
-    CHECK_INT(put_big(sb, "big", 70, big, md5[0], etag), 0);
-    for (int i = 1; i < 4; i++) {
-        char key[32];
-        snprintf(key, sizeof(key), "small%d", i);
-        CHECK_INT(put_big(sb, key, 70 + (uint64_t) i, small, md5[i], etag), 0);
-    }
+    for (int i = 0; i < 4; i++)
+        CHECK_INT(put_big(sb, keys[i], 70 + (uint64_t) i, sizes[i], md5[i], etag), 0);
     struct cfgopt o = {
         .name = scen, .part_conc = 4, .threshold = "8M", .min_part = "8M", .bw = "2M"};
     CHECK_INT(cfg_write(cfg, sizeof(cfg), &o), 0);
@@ -659,14 +657,10 @@ static void test_transfer__bandwidth_limit_holds_bodies_back(void)
            took, floor_s);
     CHECK(took >= floor_s);
     for (int i = 0; i < 4; i++) {
-        char key[32], tkey[128];
-        if (i == 0)
-            snprintf(key, sizeof(key), "big");
-        else
-            snprintf(key, sizeof(key), "small%d", i);
-        snprintf(tkey, sizeof(tkey), "%s/%s", sb, key);
-        target_holds(tb, tkey, i == 0 ? big : small, md5[i]);
-        cleanup(sb, key, tb);
+        char tkey[128];
+        snprintf(tkey, sizeof(tkey), "%s/%s", sb, keys[i]);
+        target_holds(tb, tkey, sizes[i], md5[i]);
+        cleanup(sb, keys[i], tb);
     }
     CHECK_INT(records_left(cfg, "bw-end"), 0);
 }

@@ -146,7 +146,7 @@ static size_t on_header(char *b, size_t size, size_t n, void *ud)
         t->acked_fd = loop_quick_ack(t->l, t->x.easy);
         t->acked_port = local_port(t->acked_fd);
     } else if (len > 13 && strncasecmp(b, "X-Peer-Port: ", 13) == 0) {
-        t->peer_port = atoi(b + 13);
+        t->peer_port = (int) strtol(b + 13, NULL, 10);
     }
     return len;
 }

@@ -4,12 +4,12 @@
 
 #include "config.h"
 #include "labenv.h"
+#include "labrados.h"
 #include "err.h"
 #include "state/state_api.h"
 
 #include <errno.h>
 #include <ftw.h>
-#include <rados/librados.h>
 #include <sqlite3.h>
 #include <stdint.h>
 #include <sys/stat.h>
@@ -28,8 +28,7 @@ struct fx {
 
 /* TEST_STATE_BACKEND=rados (the integration suite): the tests that hold
  * for every backend run against the lab's cluster, each in a namespace of
- * its own in pool RADOS_POOL. */
-#define RADOS_POOL "rgw2cloud-test"
+ * its own in pool LABRADOS_POOL. */
 static bool rados_mode;
 static char rados_conf[512];
 
@@ -44,7 +43,7 @@ static void fx_config(struct fx *f)
                         ++seq);
         f->cfg.state.backend = CFG_STATE_RADOS;
         f->cfg.state.path = NULL;
-        f->cfg.state.pool = (char *) RADOS_POOL;
+        f->cfg.state.pool = (char *) LABRADOS_POOL;
         f->cfg.state.namespace_ = f->ns;
         f->cfg.state.ceph_conf = rados_conf;
         f->cfg.state.client = (char *) "client.admin";
@@ -220,26 +219,6 @@ static void test_state__rados_refuses_a_newer_schema(void)
     CHECK_INT(state_open(&f.st, &f.cfg), -EPROTO);
     CHECK(strstr(err_get(), "schema 2") != NULL);
     fx_teardown(&f);
-}
-
-static int rados_pool_ensure(void)
-{
-    rados_t c = NULL;
-    int r = rados_create2(&c, "ceph", "client.admin", 0);
-    if (r == 0)
-        r = rados_conf_read_file(c, rados_conf);
-    if (r == 0)
-        r = rados_connect(c);
-    if (r == 0) {
-        r = rados_pool_create(c, RADOS_POOL);
-        if (r == -EEXIST)
-            r = 0;
-    }
-    if (r < 0)
-        printf("# cannot make pool %s with %s: %s\n", RADOS_POOL, rados_conf, strerror(-r));
-    if (c)
-        rados_shutdown(c);
-    return r;
 }
 
 static void test_state__unknown_backend_lists_known(void)
@@ -991,7 +970,7 @@ int main(void)
             return t_done();
         (void) snprintf(rados_conf, sizeof(rados_conf), "%s", conf);
         rados_mode = true;
-        CHECK_INT(rados_pool_ensure(), 0);
+        CHECK_INT(labrados_pool(rados_conf, LABRADOS_POOL), 0);
         RUN(test_state__rados_missing_pool_says_how_to_create_it);
         RUN(test_state__rados_refuses_a_newer_schema);
     } else {
