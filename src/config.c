@@ -260,13 +260,9 @@ static void parse_state(struct cfg_ctx *c, json_t *obj)
     cfg->state.client = cfg_strdup(c, client ? client : "client.admin");
 }
 
-static const char *const sync_keys[] = {"poll_interval",
-                                        "concurrency",
-                                        "part_concurrency",
-                                        "max_inflight_bytes",
-                                        "bandwidth_limit",
-                                        "reconcile_interval",
-                                        NULL};
+static const char *const sync_keys[] = {
+    "poll_interval",      "concurrency",     "part_concurrency",   "max_inflight_bytes",
+    "max_inflight_parts", "bandwidth_limit", "reconcile_interval", NULL};
 
 /* After parse_s3(): max_inflight_bytes must hold one part. */
 static void parse_sync(struct cfg_ctx *c, json_t *obj)
@@ -278,6 +274,7 @@ static void parse_sync(struct cfg_ctx *c, json_t *obj)
     cfg->sync.concurrency = 32;
     cfg->sync.part_concurrency = 8;
     cfg->sync.max_inflight_bytes = GiB;
+    cfg->sync.max_inflight_parts = 16;
     if (!obj || !cfg_check_type(c, obj, JSON_OBJECT, jp, "an object like {\"concurrency\": 32}"))
         return;
     cfg_check_keys(c, obj, jp, sync_keys, NULL);
@@ -290,6 +287,7 @@ static void parse_sync(struct cfg_ctx *c, json_t *obj)
         {"poll_interval", 1, 3600, " seconds", &cfg->sync.poll_interval},
         {"concurrency", 1, 4096, "", &cfg->sync.concurrency},
         {"part_concurrency", 1, 1024, "", &cfg->sync.part_concurrency},
+        {"max_inflight_parts", 1, 65536, "", &cfg->sync.max_inflight_parts},
         {"reconcile_interval", 0, 366 * 86400, " seconds (0 = never)",
          &cfg->sync.reconcile_interval},
     };

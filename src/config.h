@@ -100,6 +100,7 @@ struct config {
         unsigned concurrency;        /* default 32 */
         unsigned part_concurrency;   /* default 8 */
         uint64_t max_inflight_bytes; /* default 1 GiB, at least multipart_min_part_size */
+        unsigned max_inflight_parts; /* default 16: parts in flight over all objects */
         uint64_t bandwidth_limit;    /* bytes/s, 0 = none */
         unsigned reconcile_interval; /* seconds, 0 = never */
     } sync;

@@ -26,7 +26,15 @@
  * gives each the same number of bytes, so that no lane idles. */
 #define HASH_QUANTUM (64u << 10)
 /* a part streams through a ring this large (or its own size, if smaller) */
-#define PART_RING (1u << 20)
+#define PART_RING (4u << 20)
+/* a GET paused on a full ring goes on when this much is free (curl hands
+ * up to 16 KiB at once) */
+#define RING_WAKE (16u << 10)
+/* Parts that wait for hashing (their GET on a full ring, or their MD5 to
+ * settle) start a round without full lanes once they are this share of
+ * the parts in flight: 1/URGENT_SHARE. A part waiting costs no CPU while
+ * others move; a round with idle lanes does. */
+#define URGENT_SHARE 2
 
 enum part_state { PART_TODO = 0, PART_BUSY, PART_DONE };
 
@@ -39,14 +47,16 @@ struct part_job {
     int attempts;
     struct s3_call get, put;
     struct loop_timer timer;
-    /* the ranged GET writes the ring, md5mb hashes it, UploadPart reads
-     * it: positions in the part, sent <= hashed <= got <= sent + cap */
+    /* the ranged GET writes the ring; UploadPart and md5mb each read it at
+     * their own pace: positions in the part, sent <= got, hashed <= got,
+     * got <= min(sent, hashed) + cap */
     char *ring;
     size_t cap;
     uint64_t got, hashed, sent;
     struct md5mb md5; /* of the part's bytes [0, hashed) */
     bool hashing;     /* in the hasher's list (else hashed as read) */
     bool get_done, put_done, get_paused, put_paused;
+    bool settle_wait;              /* both requests ended well; the MD5 is not whole yet */
     bool get_aborted, put_aborted; /* ended by us because the other failed */
 };
 
@@ -365,6 +375,8 @@ static int hasher_add(struct mp_hasher *h, struct part_job *j)
     return 0;
 }
 
+static void hasher_kick(struct mp_hasher *h);
+
 static void hasher_drop(struct part_job *j)
 {
     struct mp_hasher *h = j->m->env.hasher;
@@ -379,6 +391,8 @@ static void hasher_drop(struct part_job *j)
     if (j->got - j->hashed >= HASH_QUANTUM && h->ready > 0)
         h->ready--;
     j->hashing = false;
+    if (h->n > 0) /* fewer parts: a round may be due now */
+        hasher_kick(h);
 }
 
 static void hasher_run(void *ud);
@@ -411,11 +425,18 @@ static size_t ring_piece(const struct part_job *j, uint64_t from, uint64_t to,
 
 static void part_wake(struct part_job *j);
 
-/* A part that must be hashed now, whatever the lanes: its GET is over (the
- * tail), or paused on a full ring, or its ring is half unhashed. */
+/* Where the ring's unread bytes begin: what both UploadPart and md5mb are
+ * past may be written again. */
+static uint64_t ring_low(const struct part_job *j)
+{
+    return j->sent < j->hashed ? j->sent : j->hashed;
+}
+
+/* A part that waits for hashing: its GET is over (the part settles on its
+ * MD5), or paused on a ring that hashing, not UploadPart, holds full. */
 static bool hash_urgent(const struct part_job *j)
 {
-    return j->got > j->hashed && (j->get_done || j->get_paused || j->got - j->hashed >= j->cap / 2);
+    return j->got > j->hashed && (j->get_done || (j->get_paused && j->hashed < j->sent));
 }
 
 static int by_unhashed_desc(const void *a, const void *b)
@@ -425,18 +446,36 @@ static int by_unhashed_desc(const void *a, const void *b)
     return ux < uy ? 1 : ux > uy ? -1 : 0;
 }
 
+/* Whether a round is due: every lane has a ready part (or every part in
+ * flight is ready), or the parts that wait for hashing are 1/URGENT_SHARE
+ * of all. Hashing never holds UploadPart back (it sends what the GET
+ * wrote), so rounds can wait for full lanes; every part that cannot go on
+ * without hashing counts as waiting, so a round always comes. */
+static bool hasher_due(const struct mp_hasher *h)
+{
+    size_t lanes = md5mb_lanes(), ready = 0, urgent = 0;
+    for (size_t i = 0; i < h->n; i++) {
+        ready += h->jobs[i]->got - h->jobs[i]->hashed >= HASH_QUANTUM;
+        urgent += hash_urgent(h->jobs[i]);
+    }
+    return (ready > 0 && ready >= (h->n < lanes ? h->n : lanes)) ||
+           (urgent > 0 && urgent * URGENT_SHARE >= h->n);
+}
+
 /* A round, as one md5mb_update_many() call: the parts with unhashed bytes,
  * most first, each giving up to M bytes. With at least one ready or urgent
  * part per lane, M is the least of the `lanes` largest (whole blocks, at
  * least HASH_QUANTUM): those lanes all run M bytes. With fewer, M is the
  * largest, and the others ride along in lanes that would idle. Parts are
  * taken while the lanes have room (lanes x M bytes); urgent ones always.
- * Then the parts whose PUT waits for hashed bytes go on, and another round
- * is started if one is due already. */
+ * Then the GETs that wait for ring room and the parts that wait for their
+ * MD5 go on, and another round is started if one is due already. */
 static void hasher_run(void *ud)
 {
     struct mp_hasher *h = ud;
     size_t lanes = md5mb_lanes(), nc = 0, nready = 0;
+    if (!hasher_due(h))
+        return;
     for (size_t i = 0; i < h->n; i++) {
         struct part_job *j = h->jobs[i];
         if (j->got == j->hashed)
@@ -477,13 +516,10 @@ static void hasher_run(void *ud)
     for (size_t i = 0; i < nwake; i++)
         part_wake(h->wake[i]);
 
-    bool again = false;
     h->ready = 0;
-    for (size_t i = 0; i < h->n; i++) {
+    for (size_t i = 0; i < h->n; i++)
         h->ready += h->jobs[i]->got - h->jobs[i]->hashed >= HASH_QUANTUM;
-        again = again || hash_urgent(h->jobs[i]);
-    }
-    if (again || hasher_lanes_full(h))
+    if (hasher_due(h))
         hasher_kick(h);
 }
 
@@ -566,6 +602,11 @@ static void part_settle(struct part_job *j)
             part_give_up(j, put->err, put->detail);
         return;
     }
+    if (j->hashing && j->hashed < j->got) { /* the hasher settles it after the last round */
+        j->settle_wait = true;
+        hasher_kick(m->env.hasher);
+        return;
+    }
     char *etag = NULL;
     if (s3_call_etag(put, &etag) < 0) {
         part_retry_later(j, -EPROTO, "s3 target: UploadPart answer without ETag");
@@ -635,10 +676,10 @@ static size_t part_sink(void *ud, const char *buf, size_t len)
     struct part_job *j = ud;
     if (j->got + len > j->len)
         return 0; /* more than the range: abort, the source is not what we planned */
-    if (j->got + len - j->sent > j->cap) {
+    if (j->got + len - ring_low(j) > j->cap) {
         j->get_paused = true; /* curl hands the same bytes again on unpause */
-        if (j->hashing && j->got > j->hashed)
-            hasher_kick(j->m->env.hasher); /* the PUT waits for these */
+        if (j->hashing && j->hashed < j->sent)
+            hasher_kick(j->m->env.hasher); /* hashing holds the ring */
         return S3_WRITE_PAUSE;
     }
     size_t off = (size_t) (j->got % j->cap);
@@ -650,44 +691,62 @@ static size_t part_sink(void *ud, const char *buf, size_t len)
     if (!j->hashing) { /* hashed alone, at once */
         md5mb_update(&j->md5, buf, len);
         j->hashed = j->got;
-        part_wake(j);
-        return len;
+    } else {
+        uint64_t unhashed = j->got - j->hashed;
+        if (unhashed >= HASH_QUANTUM && unhashed - len < HASH_QUANTUM)
+            h->ready++;
+        if (hash_urgent(j) || hasher_lanes_full(h))
+            hasher_kick(h);
     }
-    uint64_t unhashed = j->got - j->hashed;
-    if (unhashed >= HASH_QUANTUM && unhashed - len < HASH_QUANTUM)
-        h->ready++;
-    if (hash_urgent(j) || hasher_lanes_full(h))
-        hasher_kick(h);
+    if (j->put_paused) { /* new bytes for UploadPart */
+        j->put_paused = false;
+        s3_call_unpause(&j->put);
+    }
     return len;
 }
 
-/* UploadPart's body: hashed bytes of the ring. */
+/* A GET paused on a full ring goes on once there is room. */
+static void get_wake(struct part_job *j)
+{
+    if (j->get_paused && j->cap - (j->got - ring_low(j)) >= RING_WAKE) {
+        j->get_paused = false;
+        s3_call_unpause(&j->get);
+    }
+}
+
+/* UploadPart's body: the ring's bytes as the GET wrote them. */
 static size_t part_source(void *ud, char *buf, size_t max)
 {
     struct part_job *j = ud;
-    if (j->sent == j->hashed) {
+    if (j->sent == j->got) {
         j->put_paused = true;
         return S3_READ_PAUSE;
     }
     const unsigned char *at;
-    size_t n = ring_piece(j, j->sent, j->hashed, &at);
+    size_t n = ring_piece(j, j->sent, j->got, &at);
     if (n > max)
         n = max;
     memcpy(buf, at, n);
     j->sent += n;
-    if (j->get_paused) {
-        j->get_paused = false;
-        s3_call_unpause(&j->get);
-    }
+    if (j->hashing && hash_urgent(j)) /* sending passed hashing on a full ring */
+        hasher_kick(j->m->env.hasher);
+    get_wake(j);
     return n;
 }
 
-/* New hashed bytes (or room) for a part: let its requests go on. */
+static void settle_now(void *ud)
+{
+    part_settle(ud);
+}
+
+/* After a hashing round: room in the ring for the GET, or the whole MD5
+ * for a part that waits to settle (from the loop, not under the round). */
 static void part_wake(struct part_job *j)
 {
-    if (j->put_paused && j->sent < j->hashed) {
-        j->put_paused = false;
-        s3_call_unpause(&j->put);
+    get_wake(j);
+    if (j->settle_wait && j->hashed == j->got) {
+        j->settle_wait = false;
+        loop_timer_arm(j->m->env.loop, &j->timer, 0, settle_now, j);
     }
 }
 
@@ -705,7 +764,7 @@ static void part_send(void *ud)
     hasher_drop(j);
     j->got = j->hashed = j->sent = 0;
     j->get_done = j->put_done = j->get_paused = j->put_paused = false;
-    j->get_aborted = j->put_aborted = false;
+    j->get_aborted = j->put_aborted = j->settle_wait = false;
     md5mb_init(&j->md5);
     if (m->env.hasher && hasher_add(m->env.hasher, j) < 0)
         log_debug("target=s3 key=\"%s\" part=%u msg=\"hashed alone: out of memory\"", m->dst_key,
@@ -762,8 +821,10 @@ again:
         size_t cap = len < PART_RING ? (size_t) len : PART_RING;
         char *buf = bufpool_get(m->env.pool, cap);
         if (!buf) {
-            /* the budget is in use (maybe by other objects): try again soon;
-             * a part of ours that ends pumps again too */
+            /* the byte budget or sync.max_inflight_parts is in use (maybe by
+             * other objects): try again soon; a part of ours that ends pumps
+             * again too, so an object under way keeps its parts going and
+             * ends sooner than one that has not begun */
             if (!m->pool_timer.armed)
                 loop_timer_arm(m->env.loop, &m->pool_timer, POOL_WAIT_MS, pool_retry, m);
             m->pumping = false;

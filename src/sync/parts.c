@@ -43,6 +43,7 @@ struct free_buf {
 
 struct bufpool {
     uint64_t budget;
+    size_t max_bufs; /* buffers handed out at once, 0 = no limit */
     uint64_t in_use;
     uint64_t cached;
     struct free_buf *free; /* kept for reuse; header lives in the buffer */
@@ -52,14 +53,20 @@ struct bufpool {
     size_t nout, capout;
 };
 
-int bufpool_new(struct bufpool **out, uint64_t budget)
+int bufpool_new(struct bufpool **out, uint64_t budget, size_t max_bufs)
 {
     struct bufpool *p = calloc(1, sizeof(*p));
     if (!p)
         return -ENOMEM;
     p->budget = budget;
+    p->max_bufs = max_bufs;
     *out = p;
     return 0;
+}
+
+void bufpool_set_max_bufs(struct bufpool *p, size_t max_bufs)
+{
+    p->max_bufs = max_bufs;
 }
 
 void bufpool_free(struct bufpool *p)
@@ -102,7 +109,7 @@ void *bufpool_get(struct bufpool *p, size_t size)
 {
     if (size < sizeof(struct free_buf))
         size = sizeof(struct free_buf);
-    if (size > p->budget)
+    if (size > p->budget || (p->max_bufs && p->nout >= p->max_bufs))
         return NULL;
     /* a kept buffer of this size first */
     for (struct free_buf **f = &p->free; *f; f = &(*f)->next) {
@@ -168,6 +175,11 @@ uint64_t bufpool_in_use(const struct bufpool *p)
 uint64_t bufpool_allocated(const struct bufpool *p)
 {
     return p->in_use + p->cached;
+}
+
+size_t bufpool_out(const struct bufpool *p)
+{
+    return p->nout;
 }
 
 uint64_t bufpool_budget(const struct bufpool *p)

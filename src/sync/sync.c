@@ -142,7 +142,8 @@ int sync_new(struct sync **out, const struct config *cfg)
     if (r < 0)
         goto fail;
     r = bufpool_new(&s->pool,
-                    cfg->sync.max_inflight_bytes ? cfg->sync.max_inflight_bytes : 1ull << 30);
+                    cfg->sync.max_inflight_bytes ? cfg->sync.max_inflight_bytes : 1ull << 30,
+                    cfg->sync.max_inflight_parts);
     if (r < 0)
         goto fail;
     r = s3_rate_new(&s->rate, cfg->sync.bandwidth_limit);
@@ -812,6 +813,7 @@ static void config_reload(struct sync *s, const char *path)
     config_free(keep);
     s->concurrency = ncfg->sync.concurrency ? ncfg->sync.concurrency : 32;
     s3_rate_set(s->rate, ncfg->sync.bandwidth_limit);
+    bufpool_set_max_bufs(s->pool, ncfg->sync.max_inflight_parts);
     log_info("msg=\"config reloaded\" config=%s profiles=%zu", path, ncfg->nprofiles);
 }
 

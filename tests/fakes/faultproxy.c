@@ -21,6 +21,9 @@
  *   requests  requests whose head was forwarded upstream
  *   bytes     request-body bytes sent upstream; a cut counts only what went
  *   injected  requests a rule fired on
+ *   peak      the most requests in the proxy at once (from their head to
+ *             the end of their answer, injected ones too); a reset starts it
+ *             at the number in the proxy then
  * The stats file (--stats) is rewritten atomically (tmp + rename) whenever a
  * request starts, ends, is injected, and on reset; between those the bytes of
  * a body in flight are only in memory (GET /__faultproxy/stats sees them).
@@ -74,6 +77,7 @@
 
 struct opstat {
     uint64_t requests, bytes, injected;
+    uint64_t inflight, peak; /* requests in the proxy now, and the most at once */
 };
 
 struct proxy {
@@ -148,10 +152,11 @@ static size_t stats_json(const struct proxy *px, char *out, size_t cap)
     size_t o = 0;
     o += (size_t) snprintf(out, cap, "{");
     for (int i = 0; i < OP_COUNT && o < cap; i++)
-        o += (size_t) snprintf(
-            out + o, cap - o,
-            "%s\"%s\":{\"requests\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"injected\":%" PRIu64 "}",
-            i ? "," : "", op_names[i], px->st[i].requests, px->st[i].bytes, px->st[i].injected);
+        o += (size_t) snprintf(out + o, cap - o,
+                               "%s\"%s\":{\"requests\":%" PRIu64 ",\"bytes\":%" PRIu64
+                               ",\"injected\":%" PRIu64 ",\"peak\":%" PRIu64 "}",
+                               i ? "," : "", op_names[i], px->st[i].requests, px->st[i].bytes,
+                               px->st[i].injected, px->st[i].peak);
     if (o < cap)
         o += (size_t) snprintf(out + o, cap - o, "}\n");
     return o < cap ? o : cap - 1;
@@ -187,6 +192,16 @@ static void stats_add(struct proxy *px, int op, uint64_t requests, uint64_t byte
     px->st[op].injected += injected;
     if (flush)
         stats_flush(px);
+    pthread_mutex_unlock(&px->lock);
+}
+
+/* A request of op enters (+1) or leaves (-1) the proxy. */
+static void stats_inflight(struct proxy *px, int op, int delta)
+{
+    pthread_mutex_lock(&px->lock);
+    px->st[op].inflight += (uint64_t) (int64_t) delta;
+    if (px->st[op].inflight > px->st[op].peak)
+        px->st[op].peak = px->st[op].inflight;
     pthread_mutex_unlock(&px->lock);
 }
 
@@ -317,7 +332,11 @@ static bool control(struct conn *c, const struct msg *req)
         rc = send_answer(c, req, "200 OK", "application/json", out, n, keep);
     } else if (strcmp(path, "reset") == 0 && strcmp(req->method, "POST") == 0) {
         pthread_mutex_lock(&px->lock);
-        memset(px->st, 0, sizeof(px->st));
+        for (int i = 0; i < OP_COUNT; i++) {
+            uint64_t now = px->st[i].inflight;
+            memset(&px->st[i], 0, sizeof(px->st[i]));
+            px->st[i].inflight = px->st[i].peak = now;
+        }
         stats_flush(px);
         size_t n = stats_json(px, out, sizeof(out));
         pthread_mutex_unlock(&px->lock);
@@ -551,8 +570,12 @@ static void *conn_main(void *arg)
         bool go_on;
         if (strncmp(c->target, CONTROL_PREFIX, strlen(CONTROL_PREFIX)) == 0)
             go_on = control(c, &req);
-        else
-            go_on = forward(c, &req, op_classify(req.method, c->target, c->host));
+        else {
+            int op = op_classify(req.method, c->target, c->host);
+            stats_inflight(px, op, +1);
+            go_on = forward(c, &req, op);
+            stats_inflight(px, op, -1);
+        }
         if (!go_on)
             break;
     }

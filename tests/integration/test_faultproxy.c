@@ -55,6 +55,13 @@ static char *pattern(size_t len, unsigned seed)
     return p;
 }
 
+static size_t discard(char *p, size_t size, size_t n, void *ud)
+{
+    (void) p;
+    (void) ud;
+    return size * n;
+}
+
 static long long now_ms(void)
 {
     struct timespec ts;
@@ -247,6 +254,7 @@ static void test_faultproxy__multipart_counts_part_bytes(void)
     CHECK_INT(counter("CreateMultipartUpload", "requests"), 1);
     CHECK_INT(counter("UploadPart", "requests"), 3);
     CHECK_INT(counter("UploadPart", "bytes"), sum);
+    CHECK_INT(counter("UploadPart", "peak"), 1); /* one after another */
     CHECK_INT(counter("ListParts", "requests"), 1);
     CHECK_INT(counter("CompleteMultipartUpload", "requests"), 1);
     CHECK(counter("CompleteMultipartUpload", "bytes") > 0); /* the XML part list */
@@ -376,9 +384,9 @@ static void test_faultproxy__corrupt_flips_one_body_byte(void)
     CHECK_INT(s3_create_multipart(s3, &create, bucket, "fp/flip-mp", &upload_id), 0);
     s3_call_finish(&create);
     bool retryable = true;
-    CHECK_INT(upload_part("fp/flip-mp", upload_id ? upload_id : "", 1, data, len, NULL,
-                          &retryable) < 0,
-              1);
+    CHECK_INT(
+        upload_part("fp/flip-mp", upload_id ? upload_id : "", 1, data, len, NULL, &retryable) < 0,
+        1);
     CHECK(strstr(err_get(), "BadDigest") != NULL);
     CHECK_INT(upload_part("fp/flip-mp", upload_id ? upload_id : "", 1, data, len, NULL, NULL), 0);
     CHECK_INT(s3_abort_multipart(s3, bucket, "fp/flip-mp", upload_id ? upload_id : ""), 0);
@@ -386,6 +394,53 @@ static void test_faultproxy__corrupt_flips_one_body_byte(void)
     free(data);
     CHECK_INT(set_rules("[]"), 200);
     CHECK_INT(s3_delete_object(s3, bucket, "fp/flip"), 0);
+}
+
+/* peak: the most requests of an operation in the proxy at once. Three
+ * GETs held by a stall are in it together; one after another count 1. */
+static void test_faultproxy__peak_counts_requests_at_once(void)
+{
+    stats_reset();
+    CHECK_INT(counter("GetObject", "peak"), 0);
+    CHECK_INT(set_rules("[{\"op\":\"GetObject\",\"action\":\"stall\",\"stall_ms\":300,"
+                        "\"count\":3}]"),
+              200);
+    char url[256];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/%s/fp/big", proxy_port, bucket);
+    CURLM *multi = curl_multi_init();
+    CURL *e[3];
+    for (int i = 0; i < 3; i++) { /* unsigned: the server says 403, the proxy counts them */
+        e[i] = curl_easy_init();
+        curl_easy_setopt(e[i], CURLOPT_URL, url);
+        curl_easy_setopt(e[i], CURLOPT_NOBODY, 0L);
+        curl_easy_setopt(e[i], CURLOPT_TIMEOUT_MS, 5000L);
+        curl_easy_setopt(e[i], CURLOPT_WRITEFUNCTION, discard);
+        curl_multi_add_handle(multi, e[i]);
+    }
+    int running = 1;
+    while (running > 0) {
+        curl_multi_perform(multi, &running);
+        if (running > 0)
+            curl_multi_poll(multi, NULL, 0, 100, NULL);
+    }
+    for (int i = 0; i < 3; i++) {
+        long code = 0;
+        curl_easy_getinfo(e[i], CURLINFO_RESPONSE_CODE, &code);
+        CHECK_INT(code, 403);
+        curl_multi_remove_handle(multi, e[i]);
+        curl_easy_cleanup(e[i]);
+    }
+    curl_multi_cleanup(multi);
+    CHECK_INT(counter("GetObject", "injected"), 3);
+    CHECK_INT(counter("GetObject", "peak"), 3);
+    CHECK_INT(set_rules("[]"), 200);
+
+    stats_reset(); /* nothing in the proxy now: peak starts at 0 */
+    CHECK_INT(counter("GetObject", "peak"), 0);
+    CHECK_INT(head_object("fp/big"), 0);
+    CHECK_INT(head_object("fp/big"), 0);
+    CHECK_INT(counter("HeadObject", "requests"), 2);
+    CHECK_INT(counter("HeadObject", "peak"), 1);
 }
 
 static void test_faultproxy__rules_change_at_run_time(void)
@@ -534,7 +589,8 @@ static void test_faultproxy__reset_zeroes_stats(void)
     {
         total += json_integer_value(json_object_get(v, "requests")) +
                  json_integer_value(json_object_get(v, "bytes")) +
-                 json_integer_value(json_object_get(v, "injected"));
+                 json_integer_value(json_object_get(v, "injected")) +
+                 json_integer_value(json_object_get(v, "peak"));
     }
     CHECK_INT(total, 0);
     json_decref(root);
@@ -606,6 +662,7 @@ int main(void)
         RUN(test_faultproxy__multipart_counts_part_bytes);
         RUN(test_faultproxy__503_is_retryable_slowdown);
         RUN(test_faultproxy__500_and_reset_on_parts_are_retryable);
+        RUN(test_faultproxy__peak_counts_requests_at_once);
         RUN(test_faultproxy__rules_change_at_run_time);
         RUN(test_faultproxy__corrupt_flips_one_body_byte);
         RUN(test_faultproxy__stall_delays_or_never_answers);

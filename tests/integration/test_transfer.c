@@ -167,6 +167,7 @@ struct cfgopt {
     const char *min_part;  /* s3.multipart_min_part_size */
     const char *inflight;  /* sync.max_inflight_bytes, NULL = default */
     const char *bw;        /* sync.bandwidth_limit, NULL = none */
+    unsigned parts;        /* sync.max_inflight_parts, 0 = default */
 };
 
 static void src_bucket(char *out, size_t n, const char *scen)
@@ -182,7 +183,7 @@ static void tgt_bucket(char *out, size_t n, const char *scen)
 /* <workdir>/<name>.json with a fresh <name>.db; the target is the proxy. */
 static int cfg_write(char *path, size_t n, const struct cfgopt *o)
 {
-    char file[128], state[512], tb[64], prefix[80], endpoint[64], sync[224], s3[160];
+    char file[128], state[512], tb[64], prefix[80], endpoint[64], sync[256], s3[160];
     snprintf(file, sizeof(file), "%s.json", o->name);
     path_in(path, n, &ctx, file);
     snprintf(file, sizeof(file), "%s.db", o->name);
@@ -193,9 +194,10 @@ static int cfg_write(char *path, size_t n, const struct cfgopt *o)
     snprintf(endpoint, sizeof(endpoint), "http://127.0.0.1:%d", proxy_port);
     snprintf(sync, sizeof(sync),
              "\"poll_interval\": %u, \"part_concurrency\": %u,\n"
-             "           \"max_inflight_bytes\": \"%s\", \"bandwidth_limit\": \"%s\"",
+             "           \"max_inflight_bytes\": \"%s\", \"bandwidth_limit\": \"%s\",\n"
+             "           \"max_inflight_parts\": %u",
              o->poll ? o->poll : 5, o->part_conc, o->inflight ? o->inflight : "1G",
-             o->bw ? o->bw : "0");
+             o->bw ? o->bw : "0", o->parts ? o->parts : 16);
     snprintf(s3, sizeof(s3),
              "\"multipart_sync_threshold\": \"%s\", \"multipart_min_part_size\": \"%s\"",
              o->threshold, o->min_part);
@@ -595,35 +597,64 @@ static void test_transfer__part_failures_retried_alone(void)
 
 /* A part budget smaller than what the copies want: copies wait for
  * buffers and all complete (a copy once waited forever for a buffer). */
-static void test_transfer__small_part_budget_still_completes(void)
+/* Three objects of six 8 MiB parts, part_concurrency 4 each. With the
+ * defaults their parts go in parallel across objects: the proxy sees more
+ * UploadParts at once than one object may have. With sync.max_inflight_parts
+ * 3, never more than 3 at once, and still more than one. With a 16 MiB byte
+ * budget (4 rings of 4 MiB), never more than 4. Everything lands, no record
+ * is left. */
+static void test_transfer__parts_in_flight_are_capped_over_objects(void)
 {
-    const char *scen = "budget";
     const uint64_t size = 40 * MiB + 7;
-    char sb[64], tb[64], cfg[512], log[512];
-    char md5[3][33], etag[80];
-    src_bucket(sb, sizeof(sb), scen);
-    tgt_bucket(tb, sizeof(tb), scen);
-    CHECK_INT(s3_create_bucket(src, sb, NULL), 0);
-    for (int i = 0; i < 3; i++) {
-        char key[32];
-        snprintf(key, sizeof(key), "obj%d", i);
-        CHECK_INT(put_big(sb, key, 50 + (uint64_t) i, size, md5[i], etag), 0);
+    static const struct {
+        const char *scen;
+        unsigned parts;
+        const char *inflight;
+        long long min_peak, max_peak;
+    } runs[3] = {
+        {"partdef", 0, NULL, 5, 16}, {"partcap", 3, NULL, 2, 3}, {"budget", 0, "16M", 2, 4}};
+    for (int r = 0; r < 3; r++) {
+        const char *scen = runs[r].scen;
+        char sb[64], tb[64], cfg[512], log[512], name[64];
+        char md5[3][33], etag[80];
+        src_bucket(sb, sizeof(sb), scen);
+        tgt_bucket(tb, sizeof(tb), scen);
+        CHECK_INT(s3_create_bucket(src, sb, NULL), 0);
+        for (int i = 0; i < 3; i++) {
+            char key[32];
+            snprintf(key, sizeof(key), "obj%d", i);
+            CHECK_INT(put_big(sb, key, 50 + (uint64_t) i, size, md5[i], etag), 0);
+        }
+        struct cfgopt o = {.name = scen,
+                           .part_conc = 4,
+                           .threshold = "16M",
+                           .min_part = "8M",
+                           .inflight = runs[r].inflight,
+                           .parts = runs[r].parts};
+        CHECK_INT(cfg_write(cfg, sizeof(cfg), &o), 0);
+        CHECK_INT(set_rules("[]"), 200);
+        CHECK_INT(stats_reset(), 200);
+        snprintf(name, sizeof(name), "%s-once.log", scen);
+        path_in(log, sizeof(log), &ctx, name);
+        CHECK_INT(sync_once(&ctx, cfg, log, ONCE_MS), 0);
+        long long peak = counter("UploadPart", "peak");
+        printf("# %s: max_inflight_parts %u, max_inflight_bytes %s: at most %lld UploadParts at "
+               "once\n",
+               scen, runs[r].parts ? runs[r].parts : 16, runs[r].inflight ? runs[r].inflight : "1G",
+               peak);
+        CHECK(peak >= runs[r].min_peak);
+        CHECK(peak <= runs[r].max_peak);
+        CHECK_INT(counter("UploadPart", "requests"), 18);
+        for (int i = 0; i < 3; i++) {
+            char key[32], tkey[128];
+            snprintf(key, sizeof(key), "obj%d", i);
+            snprintf(tkey, sizeof(tkey), "%s/%s", sb, key);
+            target_holds(tb, tkey, size, md5[i]);
+            cleanup(sb, key, tb);
+        }
+        snprintf(name, sizeof(name), "%s-end", scen);
+        CHECK_INT(records_left(cfg, name), 0);
     }
-    /* two parts' worth of buffers for three objects of six parts each */
-    struct cfgopt o = {
-        .name = scen, .part_conc = 4, .threshold = "16M", .min_part = "8M", .inflight = "16M"};
-    CHECK_INT(cfg_write(cfg, sizeof(cfg), &o), 0);
-    CHECK_INT(set_rules("[]"), 200);
-    path_in(log, sizeof(log), &ctx, "budget-once.log");
-    CHECK_INT(sync_once(&ctx, cfg, log, ONCE_MS), 0);
-    for (int i = 0; i < 3; i++) {
-        char key[32], tkey[128];
-        snprintf(key, sizeof(key), "obj%d", i);
-        snprintf(tkey, sizeof(tkey), "%s/%s", sb, key);
-        target_holds(tb, tkey, size, md5[i]);
-        cleanup(sb, key, tb);
-    }
-    CHECK_INT(records_left(cfg, "budget-end"), 0);
 }
 
 /* sync.bandwidth_limit: what goes to the target, multipart parts and single
@@ -1020,7 +1051,7 @@ int main(void)
         printf("# (%.0f s)\n", now_s() - t0);
         RUN(test_transfer__orphan_sweep_keeps_owned_uploads);
         printf("# (%.0f s)\n", now_s() - t0);
-        RUN(test_transfer__small_part_budget_still_completes);
+        RUN(test_transfer__parts_in_flight_are_capped_over_objects);
         printf("# (%.0f s)\n", now_s() - t0);
         RUN(test_transfer__small_full_sync_costs_get_and_put);
         printf("# (%.0f s)\n", now_s() - t0);

@@ -259,13 +259,14 @@ static void test_config__sizes_as_numbers_or_strings(void)
                         "{" TARGET ", \"s3\": {\"multipart_sync_threshold\": \"16777216\", "
                         "\"multipart_min_part_size\": 8388608},"
                         " \"sync\": {\"max_inflight_bytes\": \"256MiB\", "
-                        "\"bandwidth_limit\": \"10M\"}}"),
+                        "\"bandwidth_limit\": \"10M\", \"max_inflight_parts\": 40}}"),
               0);
     if (cfg) {
         CHECK_INT(cfg->s3.multipart_sync_threshold, 16 << 20);
         CHECK_INT(cfg->s3.multipart_min_part_size, 8 << 20);
         CHECK_INT(cfg->sync.max_inflight_bytes, 256 << 20);
         CHECK_INT(cfg->sync.bandwidth_limit, 10 << 20);
+        CHECK_INT(cfg->sync.max_inflight_parts, 40);
     }
     config_free(cfg);
     config_problems_finish(&pb);
@@ -290,6 +291,7 @@ static void test_config__defaults(void)
     CHECK_INT(cfg->sync.concurrency, 32);
     CHECK_INT(cfg->sync.part_concurrency, 8);
     CHECK_INT(cfg->sync.max_inflight_bytes, 1 << 30);
+    CHECK_INT(cfg->sync.max_inflight_parts, 16);
     CHECK_INT(cfg->sync.bandwidth_limit, 0);
     CHECK_INT(cfg->sync.reconcile_interval, 0);
     CHECK_INT(cfg->s3.multipart_sync_threshold, 32 << 20);

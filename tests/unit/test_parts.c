@@ -76,7 +76,7 @@ static void test_parts__largest_object_and_beyond(void)
 static void test_bufpool__budget_is_never_exceeded(void)
 {
     struct bufpool *p = NULL;
-    CHECK_INT(bufpool_new(&p, 10 * MiB), 0);
+    CHECK_INT(bufpool_new(&p, 10 * MiB, 0), 0);
     void *a = bufpool_get(p, 4 * MiB);
     void *b = bufpool_get(p, 4 * MiB);
     CHECK(a && b);
@@ -102,7 +102,7 @@ static void test_bufpool__budget_is_never_exceeded(void)
 static void test_bufpool__random_use_stays_within_budget(void)
 {
     struct bufpool *p = NULL;
-    CHECK_INT(bufpool_new(&p, 64 * MiB), 0);
+    CHECK_INT(bufpool_new(&p, 64 * MiB, 0), 0);
     void *held[32] = {0};
     unsigned seed = 7;
     int over = 0;
@@ -126,6 +126,33 @@ static void test_bufpool__random_use_stays_within_budget(void)
     bufpool_free(p);
 }
 
+static void test_bufpool__count_limit_holds_and_follows_a_reload(void)
+{
+    struct bufpool *p = NULL;
+    CHECK_INT(bufpool_new(&p, 64 * MiB, 3), 0);
+    void *b[4] = {0};
+    for (int i = 0; i < 3; i++)
+        CHECK((b[i] = bufpool_get(p, MiB)) != NULL);
+    CHECK(bufpool_get(p, MiB) == NULL); /* a 4th: the budget has room, the count not */
+    CHECK_INT(bufpool_out(p), 3);
+    bufpool_put(p, b[0]);
+    CHECK((b[0] = bufpool_get(p, MiB)) != NULL); /* a release lets the next one in */
+    bufpool_set_max_bufs(p, 2); /* fewer: the 3 out stay, nothing new until below 2 */
+    CHECK(bufpool_get(p, MiB) == NULL);
+    bufpool_put(p, b[0]);
+    CHECK(bufpool_get(p, MiB) == NULL); /* 2 out: still none */
+    bufpool_put(p, b[1]);
+    CHECK((b[1] = bufpool_get(p, MiB)) != NULL);
+    bufpool_set_max_bufs(p, 0); /* no limit: only the budget counts */
+    CHECK((b[0] = bufpool_get(p, MiB)) != NULL);
+    CHECK((b[3] = bufpool_get(p, MiB)) != NULL);
+    CHECK_INT(bufpool_out(p), 4);
+    for (int i = 0; i < 4; i++)
+        bufpool_put(p, b[i]);
+    CHECK_INT(bufpool_out(p), 0);
+    bufpool_free(p);
+}
+
 int main(void)
 {
     RUN(test_parts__small_object_one_stripe_part);
@@ -135,5 +162,6 @@ int main(void)
     RUN(test_parts__largest_object_and_beyond);
     RUN(test_bufpool__budget_is_never_exceeded);
     RUN(test_bufpool__random_use_stays_within_budget);
+    RUN(test_bufpool__count_limit_holds_and_follows_a_reload);
     return t_done();
 }
