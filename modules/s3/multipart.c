@@ -68,7 +68,6 @@ struct mp_hasher {
     struct md5mb **ctx;
     const unsigned char **data;
     size_t *len;
-    size_t ready; /* parts holding >= HASH_QUANTUM unhashed bytes (counted anew each round) */
     struct loop_timer timer;
 };
 
@@ -388,8 +387,6 @@ static void hasher_drop(struct part_job *j)
             break;
         }
     }
-    if (j->got - j->hashed >= HASH_QUANTUM && h->ready > 0)
-        h->ready--;
     j->hashing = false;
     if (h->n > 0) /* fewer parts: a round may be due now */
         hasher_kick(h);
@@ -401,13 +398,6 @@ static void hasher_kick(struct mp_hasher *h)
 {
     if (!h->timer.armed)
         loop_timer_arm(h->loop, &h->timer, 0, hasher_run, h);
-}
-
-/* As many parts are ready as md5mb has lanes (or every part in flight is). */
-static bool hasher_lanes_full(const struct mp_hasher *h)
-{
-    size_t lanes = md5mb_lanes();
-    return h->ready > 0 && h->ready >= (h->n < lanes ? h->n : lanes);
 }
 
 /* The bytes of j's ring from position `from` up to `to`, as far as they
@@ -516,9 +506,6 @@ static void hasher_run(void *ud)
     for (size_t i = 0; i < nwake; i++)
         part_wake(h->wake[i]);
 
-    h->ready = 0;
-    for (size_t i = 0; i < h->n; i++)
-        h->ready += h->jobs[i]->got - h->jobs[i]->hashed >= HASH_QUANTUM;
     if (hasher_due(h))
         hasher_kick(h);
 }
@@ -693,9 +680,8 @@ static size_t part_sink(void *ud, const char *buf, size_t len)
         j->hashed = j->got;
     } else {
         uint64_t unhashed = j->got - j->hashed;
-        if (unhashed >= HASH_QUANTUM && unhashed - len < HASH_QUANTUM)
-            h->ready++;
-        if (hash_urgent(j) || hasher_lanes_full(h))
+        /* just became ready: that may fill the lanes */
+        if (unhashed >= HASH_QUANTUM && unhashed - len < HASH_QUANTUM && hasher_due(h))
             hasher_kick(h);
     }
     if (j->put_paused) { /* new bytes for UploadPart */

@@ -93,6 +93,16 @@ static int cfg_write(char *path, size_t n, const struct cfgopt *o)
     return scen_cfg_write(path, &c);
 }
 
+/* Write the scenario's config into cfg and start `run` on it (log <tag>.log):
+ * whether the daemon runs. */
+static bool run_start(struct daemon *d, char *cfg, size_t n, const struct cfgopt *o,
+                      const char *tag)
+{
+    CHECK_INT(cfg_write(cfg, n, o), 0);
+    CHECK_INT(daemon_start(d, &ctx, cfg, tag), 0);
+    return d->pid > 0;
+}
+
 /* ------------------------------------------------- what the target must hold */
 
 struct exp_obj {
@@ -681,10 +691,8 @@ static void test_sync__incremental_while_running_converges(void)
 
     char cfg[512];
     struct cfgopt o = {.name = scen, .state = "inc.db", .poll = 1};
-    CHECK_INT(cfg_write(cfg, sizeof(cfg), &o), 0);
     struct daemon d;
-    CHECK_INT(daemon_start(&d, &ctx, cfg, "inc-run"), 0);
-    if (d.pid <= 0)
+    if (!run_start(&d, cfg, sizeof(cfg), &o, "inc-run"))
         goto out;
     const char *bs1[] = {b1};
     struct expect *ep1[] = {&e1};
@@ -760,10 +768,8 @@ static void test_sync__relisting_restores_what_the_target_lost(void)
 
     char cfg[512];
     struct cfgopt o = {.name = scen, .state = "relist.db", .poll = 1, .relist = 2};
-    CHECK_INT(cfg_write(cfg, sizeof(cfg), &o), 0);
     struct daemon d;
-    CHECK_INT(daemon_start(&d, &ctx, cfg, "relist-run"), 0);
-    if (d.pid <= 0)
+    if (!run_start(&d, cfg, sizeof(cfg), &o, "relist-run"))
         goto out;
     const char *bs[] = {b1};
     struct expect *ep[] = {&e1};
@@ -818,10 +824,8 @@ static void test_sync__rados_state_follows_and_resumes(void)
              LABRADOS_POOL, run_id, conf);
     char cfg[512];
     struct cfgopt o = {.name = scen, .state = "unused.db", .poll = 1, .state_json = state};
-    CHECK_INT(cfg_write(cfg, sizeof(cfg), &o), 0);
     struct daemon d;
-    CHECK_INT(daemon_start(&d, &ctx, cfg, "rados-run"), 0);
-    if (d.pid <= 0)
+    if (!run_start(&d, cfg, sizeof(cfg), &o, "rados-run"))
         goto out;
     const char *bs[] = {b1};
     struct expect *ep[] = {&e1};
@@ -917,10 +921,8 @@ static void test_sync__kill9_during_burst_loses_nothing(void)
 
     char cfg[512];
     struct cfgopt o = {.name = scen, .state = "kill.db", .poll = 1};
-    CHECK_INT(cfg_write(cfg, sizeof(cfg), &o), 0);
     struct daemon d;
-    CHECK_INT(daemon_start(&d, &ctx, cfg, "kill-run-1"), 0);
-    if (d.pid <= 0)
+    if (!run_start(&d, cfg, sizeof(cfg), &o, "kill-run-1"))
         goto out;
     const char *bs[] = {b1, b2};
     struct expect *ep[] = {&e1, &e2};
@@ -995,10 +997,8 @@ static void test_sync__notify_beats_the_poll_interval(void)
 
     char cfg[512];
     struct cfgopt o = {.name = scen, .state = "ntfy.db", .poll = 60};
-    CHECK_INT(cfg_write(cfg, sizeof(cfg), &o), 0);
     struct daemon d;
-    CHECK_INT(daemon_start(&d, &ctx, cfg, "ntfy-run"), 0);
-    if (d.pid <= 0)
+    if (!run_start(&d, cfg, sizeof(cfg), &o, "ntfy-run"))
         goto out;
     const char *bs[] = {b1};
     struct expect *ep[] = {&e1};
@@ -1227,10 +1227,8 @@ static void test_sync__admin_log_needs_a_signature(void)
     const char *scen = "auth";
     char cfg[512];
     struct cfgopt o = {.name = scen, .state = "auth.db", .poll = 1};
-    CHECK_INT(cfg_write(cfg, sizeof(cfg), &o), 0);
     struct daemon d;
-    CHECK_INT(daemon_start(&d, &ctx, cfg, "auth-run"), 0);
-    if (d.pid <= 0)
+    if (!run_start(&d, cfg, sizeof(cfg), &o, "auth-run"))
         return;
     char url[256];
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/admin/log?type=data&status", exporter_port);
