@@ -230,11 +230,12 @@ static int64_t backoff(int attempts)
  * marker that named it move: else a crash would lose the bucket shard. */
 int sync_retry_record(struct sync *s, const char *bs_key, const char *timestamp, int err)
 {
+    /* the failure's words first: the state lookup below may set err_get() */
+    char line[512];
+    (void) snprintf(line, sizeof(line), "%s", err_get()[0] ? err_get() : strerror(-err));
     struct state_retry old = {0};
     int attempts = s->st.ops->retry_get(s->st.inst, bs_key, &old) == 0 ? old.attempts : 0;
     state_retry_finish(&old);
-    char line[512];
-    (void) snprintf(line, sizeof(line), "%s", err_get()[0] ? err_get() : strerror(-err));
     struct state_retry r = {
         .key = (char *) bs_key,
         .timestamp = (char *) (timestamp ? timestamp : ""),
