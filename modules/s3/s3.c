@@ -14,7 +14,12 @@
  * either: a small object costs a GET and a PUT.
  * The GET carries If-Match: <source etag>: an object that changes mid-copy
  * fails with 412 and is left to the log entry that changed it; never a torn
- * copy. The MD5 of the bytes sent is checked against the PUT's ETag. */
+ * copy. Where the source ETag is the MD5 of the object (a single-PUT source),
+ * it goes with the PUT as Content-MD5 and the target checks the bytes: no
+ * hashing here. Else the MD5 of the bytes sent is checked against the PUT's
+ * ETag. A single PUT that fails on a retryable error (a 5xx, a reset, bytes
+ * that fail the MD5 check) is sent again, with the source read again, up to
+ * COPY_ATTEMPTS times with capped exponential backoff and jitter. */
 #include "sync/target.h"
 
 #include "config.h"
@@ -36,9 +41,10 @@
 #include <string.h>
 #include <strings.h>
 
-#define RING_SIZE   (256u * 1024u)
-#define META_PREFIX "x-amz-meta-"
-#define WAIT_MS     20 /* polling for another copy's CreateBucket or LIST probe */
+#define RING_SIZE     (256u * 1024u)
+#define META_PREFIX   "x-amz-meta-"
+#define WAIT_MS       20 /* polling for another copy's CreateBucket or LIST probe */
+#define COPY_ATTEMPTS 6  /* sends of one single PUT, the first one included */
 
 /* Is there anything under a bucket's prefix on the target? Asked once per
  * process, by the first full-sync object of that prefix. */
@@ -99,7 +105,9 @@ struct copy {
     uint64_t put_taken;
     bool get_done, put_done, get_paused, put_paused;
     int get_err, put_err;
-    EVP_MD_CTX *md5;
+    EVP_MD_CTX *md5;      /* NULL while the target checks Content-MD5 */
+    char content_md5[25]; /* the source ETag in base64, "" when it is no MD5 */
+    int attempts;         /* single PUTs sent and failed */
 };
 
 static struct probe *probe_find(struct s3_target *t, const char *b, const char *prefix)
@@ -322,12 +330,73 @@ static size_t pipe_put_read(void *ud, char *buf, size_t max)
     c->ring_head = (c->ring_head + n) % c->ring_cap;
     c->ring_used -= n;
     c->put_taken += n;
-    (void) EVP_DigestUpdate(c->md5, buf, n);
+    if (c->md5)
+        (void) EVP_DigestUpdate(c->md5, buf, n);
     if (c->get_paused) {
         c->get_paused = false;
         s3_call_unpause(&c->a);
     }
     return n;
+}
+
+static void transfer_start(struct copy *c);
+
+static void transfer_retry_cb(void *ud)
+{
+    transfer_start(ud);
+}
+
+/* A single PUT that failed on err: true when it goes again after a backoff,
+ * false when its attempts are spent (the caller ends the copy). */
+static bool transfer_retry_later(struct copy *c, int err, const char *detail)
+{
+    if (++c->attempts >= COPY_ATTEMPTS)
+        return false;
+    long base = 250L << (c->attempts < 6 ? c->attempts : 6);
+    long ms = base / 2 + (long) (random() % (base / 2 + 1));
+    log_debug("target=s3 key=\"%s\" msg=\"PUT again in %ldms\" error=\"%s\" errno=%d",
+              c->ev->dst_key, ms, detail ? detail : "", -err);
+    loop_timer_arm(c->t->loop, &c->wait, ms, transfer_retry_cb, c);
+    return true;
+}
+
+/* What the PUT's answer says of the bytes it stored: 0, or -EBADMSG with a
+ * one-line detail in d. */
+static int transfer_verify(struct copy *c, const char *put_etag, char *d, size_t dlen)
+{
+    if (!c->md5) {
+        /* the target took the source ETag as Content-MD5: it has checked the
+         * bytes; a 32-hex ETag answered must be that same MD5 */
+        if (put_etag && strlen(put_etag) == 32 && strcasecmp(put_etag, c->etag) != 0) {
+            (void) snprintf(d, dlen,
+                            "s3 target: PUT %s/%s: ETag %s is not the source ETag %s sent as "
+                            "Content-MD5",
+                            c->ev->dst_bucket, c->ev->dst_key, put_etag, c->etag);
+            return -EBADMSG;
+        }
+        return 0;
+    }
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    (void) EVP_DigestFinal_ex(c->md5, md, &mdlen);
+    char hex[33];
+    for (unsigned i = 0; i < 16 && i < mdlen; i++)
+        (void) snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    /* a target ETag is the MD5 of the bytes for a single PUT (no SSE-KMS/C);
+     * where it is something else, the target is not one we can check */
+    if (put_etag && strlen(put_etag) == 32 && strcasecmp(put_etag, hex) != 0) {
+        (void) snprintf(d, dlen,
+                        "s3 target: PUT %s/%s: ETag %s is not the MD5 %s of the bytes sent",
+                        c->ev->dst_bucket, c->ev->dst_key, put_etag, hex);
+        return -EBADMSG;
+    }
+    /* the source etag is the MD5 too when it was a single PUT */
+    if (c->etag && strlen(c->etag) == 32 && strcasecmp(c->etag, hex) != 0) {
+        (void) snprintf(d, dlen, "s3 target: %s/%s: bytes read have MD5 %s, source ETag %s",
+                        c->ev->bucket_name, c->ev->key, hex, c->etag);
+        return -EBADMSG;
+    }
+    return 0;
 }
 
 static void transfer_check_end(struct copy *c)
@@ -346,38 +415,22 @@ static void transfer_check_end(struct copy *c)
     }
     if (err < 0) {
         const char *d = c->get_err < 0 ? c->a.detail : c->put.detail;
-        copy_end(c, err, d);
+        /* BadDigest: the bytes the target got are not the source's */
+        bool again = err == -EBADMSG || (c->get_err < 0 ? c->a.retryable : c->put.retryable);
+        if (!again || !transfer_retry_later(c, err, d))
+            copy_end(c, err, d);
         return;
     }
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
-    (void) EVP_DigestFinal_ex(c->md5, md, &mdlen);
-    char hex[33];
-    for (unsigned i = 0; i < 16 && i < mdlen; i++)
-        (void) snprintf(hex + 2 * i, 3, "%02x", md[i]);
     char *put_etag = NULL;
     (void) s3_call_etag(&c->put, &put_etag);
-    /* a target ETag is the MD5 of the bytes for a single PUT (no SSE-KMS/C);
-     * where it is something else, the target is not one we can check */
-    if (put_etag && strlen(put_etag) == 32 && strcasecmp(put_etag, hex) != 0) {
-        char d[256];
-        (void) snprintf(d, sizeof(d),
-                        "s3 target: PUT %s/%s: ETag %s is not the MD5 %s of the bytes sent",
-                        c->ev->dst_bucket, c->ev->dst_key, put_etag, hex);
-        free(put_etag);
-        copy_end(c, -EBADMSG, d);
-        return;
-    }
-    /* the source etag is the MD5 too when it was a single PUT */
-    if (c->etag && strlen(c->etag) == 32 && strcasecmp(c->etag, hex) != 0) {
-        char d[256];
-        (void) snprintf(d, sizeof(d), "s3 target: %s/%s: bytes read have MD5 %s, source ETag %s",
-                        c->ev->bucket_name, c->ev->key, hex, c->etag);
-        free(put_etag);
-        copy_end(c, -EBADMSG, d);
-        return;
-    }
+    char d[256];
+    int r = transfer_verify(c, put_etag, d, sizeof(d));
     free(put_etag);
+    if (r < 0) {
+        if (!transfer_retry_later(c, r, d))
+            copy_end(c, r, d);
+        return;
+    }
     c->ev->bytes_sent = c->put_taken;
     copy_end(c, 0, NULL);
 }
@@ -523,19 +576,53 @@ static void multipart_start(struct copy *c)
         copy_end(c, r, "s3 target: cannot start the multipart upload");
 }
 
-/* The ring the GET fills and the PUT drains, and the MD5 of what is sent. */
+/* The ring the GET fills and the PUT drains. */
 static int ring_init(struct copy *c)
 {
-    c->md5 = EVP_MD_CTX_new();
     /* curl hands the GET body in pieces of up to 16 KiB (CURL_MAX_WRITE_SIZE):
      * a smaller ring could never take one */
     c->ring_cap = c->size < RING_SIZE ? (size_t) c->size : RING_SIZE;
     if (c->ring_cap < CURL_MAX_WRITE_SIZE)
         c->ring_cap = CURL_MAX_WRITE_SIZE;
     c->ring = malloc(c->ring_cap);
-    if (!c->md5 || !c->ring || EVP_DigestInit_ex(c->md5, EVP_md5(), NULL) != 1)
+    return c->ring ? 0 : -ENOMEM;
+}
+
+/* The source ETag as Content-MD5 (base64 into b64) when it is an MD5: 32 hex
+ * digits. A multipart source's ETag ("...-N") is not. */
+static bool etag_content_md5(const char *etag, char b64[25])
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char md[16];
+    if (!etag || strlen(etag) != 32)
+        return false;
+    for (int i = 0; i < 32; i++) {
+        const char *h = strchr(hex, etag[i] | 0x20);
+        if (!etag[i] || !h)
+            return false;
+        md[i / 2] = (unsigned char) (i % 2 ? md[i / 2] << 4 | (h - hex) : (h - hex));
+    }
+    (void) EVP_EncodeBlock((unsigned char *) b64, md, 16);
+    return true;
+}
+
+/* Everything one attempt of a single PUT starts from: the ring as the GET
+ * left it (the short way: the whole object still at its start) or empty,
+ * and either Content-MD5 or a fresh MD5 of what is sent. */
+static int transfer_reset(struct copy *c)
+{
+    c->ring_head = 0;
+    c->ring_used = c->fast ? (size_t) c->size : 0;
+    c->put_taken = 0;
+    c->get_done = c->fast || c->size == 0; /* the short way read it; nothing to read */
+    c->put_done = c->get_paused = c->put_paused = false;
+    c->get_err = c->put_err = 0;
+    if (etag_content_md5(c->etag, c->content_md5))
+        return 0;
+    c->content_md5[0] = '\0';
+    if (!c->md5 && !(c->md5 = EVP_MD_CTX_new()))
         return -ENOMEM;
-    return 0;
+    return EVP_DigestInit_ex(c->md5, EVP_md5(), NULL) == 1 ? 0 : -ENOMEM;
 }
 
 /* GET the source object into the ring (s3_call c->a; body to pipe_get_write). */
@@ -556,7 +643,8 @@ static void transfer_start(struct copy *c)
         return;
     }
     c->state = CP_TRANSFER;
-    if (!c->fast && ring_init(c) < 0) { /* the short way has its body in the ring already */
+    /* the short way has its body in the ring already */
+    if ((!c->ring && ring_init(c) < 0) || transfer_reset(c) < 0) {
         copy_end(c, -ENOMEM, "s3 target: out of memory");
         return;
     }
@@ -565,6 +653,8 @@ static void transfer_start(struct copy *c)
                                   c->size);
     if (r == 0)
         r = add_put_headers(c);
+    if (r == 0 && c->content_md5[0])
+        r = s3_call_header(&c->put, "Content-MD5", c->content_md5);
     if (r < 0) {
         char d[256];
         (void) snprintf(d, sizeof(d), "s3 target: %s/%s: cannot build the PUT (%s)",
@@ -573,9 +663,7 @@ static void transfer_start(struct copy *c)
         copy_end(c, r, d);
         return;
     }
-    if (c->size == 0 && !c->fast) {
-        c->get_done = true; /* nothing to read: no GET at all */
-    } else if (!c->fast) {
+    if (!c->get_done) {
         r = source_get_prepare(c);
         if (r == 0)
             r = s3_call_start(c->ev->src_s3, &c->a, on_get_done, c);

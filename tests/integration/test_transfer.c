@@ -990,6 +990,113 @@ static void test_transfer__corrupted_parts_sent_again(void)
     cleanup(sb, "obj", tb);
 }
 
+/* A source object made by multipart upload (two parts: its ETag is
+ * "<md5 of md5s>-2", no MD5 of the bytes): the MD5 of its bytes in md5. */
+static int put_multipart_src(const char *bucket, const char *key, size_t len1, size_t len2,
+                             char md5[33])
+{
+    size_t len = len1 + len2;
+    unsigned char *data = malloc(len);
+    if (!data)
+        return -ENOMEM;
+    for (size_t i = 0; i < len; i++)
+        data[i] = (unsigned char) random();
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    EVP_Digest(data, len, md, &mdlen, EVP_md5(), NULL);
+    for (unsigned i = 0; i < 16; i++)
+        snprintf(md5 + 2 * i, 3, "%02x", md[i]);
+    struct s3_call call;
+    s3_call_init(&call);
+    char *uid = NULL;
+    struct xml_part parts[2] = {{.number = 1, .size = len1}, {.number = 2, .size = len2}};
+    int r = s3_create_multipart(src, &call, bucket, key, &uid);
+    if (r == 0)
+        r = s3_upload_part(src, bucket, key, uid, 1, data, len1, &parts[0].etag);
+    if (r == 0)
+        r = s3_upload_part(src, bucket, key, uid, 2, data + len1, len2, &parts[1].etag);
+    if (r == 0)
+        r = s3_complete_multipart(src, bucket, key, uid, parts, 2, NULL);
+    if (r < 0)
+        printf("# multipart PUT %s/%s: %s\n", bucket, key, err_get());
+    s3_call_finish(&call);
+    free(parts[0].etag);
+    free(parts[1].etag);
+    free(uid);
+    free(data);
+    return r;
+}
+
+/* 7. Single PUTs that fail are sent again by the copy itself, the source
+ * read again: the proxy corrupts the first three PutObjects, answers 503 to
+ * the next two and cuts the one after. Two sources have an MD5 ETag (a
+ * small one read whole first, a streamed one): it goes as Content-MD5 and
+ * the target refuses the corrupted bytes (BadDigest). The third is a
+ * multipart source, whose ETag is no MD5: the target stores the corrupted
+ * bytes, its ETag is not the MD5 hashed here, and the next PUT replaces
+ * them. One sync --once run lands all three whole. Then a PUT corrupted on
+ * every attempt: its copy fails after COPY_ATTEMPTS (6) sends, the failure
+ * is recorded in its own words, and the target never holds the corrupted
+ * bytes. */
+static void test_transfer__single_puts_sent_again(void)
+{
+    const char *scen = "single";
+    const char *keys[3] = {"fast.bin", "stream.bin", "mpsrc.bin"};
+    const uint64_t sizes[3] = {100 * 1024 + 1, 3 * MiB + 5, 6 * MiB + 7};
+    char sb[64], tb[64], cfg[512], log[512], md5[3][33], etag[80], tkey[128];
+    src_bucket(sb, sizeof(sb), scen);
+    tgt_bucket(tb, sizeof(tb), scen);
+    CHECK_INT(s3_create_bucket(src, sb, NULL), 0);
+    CHECK_INT(put_small(sb, keys[0], (size_t) sizes[0], false, md5[0]), 0);
+    CHECK_INT(put_big(sb, keys[1], 7, sizes[1], md5[1], etag), 0);
+    CHECK_STR(etag, md5[1]); /* a single-PUT source: its ETag is the MD5 */
+    CHECK_INT(put_multipart_src(sb, keys[2], 5 * MiB, (size_t) (sizes[2] - 5 * MiB), md5[2]), 0);
+
+    struct cfgopt o = {.name = scen, .part_conc = 4, .threshold = "16M", .min_part = "8M"};
+    CHECK_INT(cfg_write(cfg, sizeof(cfg), &o), 0);
+    CHECK_INT(stats_reset(), 200);
+    CHECK_INT(set_rules("[{\"op\":\"PutObject\",\"action\":\"corrupt\",\"after_bytes\":1000,"
+                        "\"count\":3},"
+                        "{\"op\":\"PutObject\",\"action\":\"503\",\"count\":2},"
+                        "{\"op\":\"PutObject\",\"action\":\"reset\",\"after_bytes\":2000,"
+                        "\"count\":1}]"),
+              200);
+    path_in(log, sizeof(log), &ctx, "single-once.log");
+    CHECK_INT(sync_once(&ctx, cfg, log, ONCE_MS), 0);
+    print_stats("single PUTs with faults");
+    CHECK_INT(counter("PutObject", "injected"), 6);
+    /* forwarded: 3 corrupted, 1 cut, 3 that landed (the 503s never went up) */
+    CHECK_INT(counter("PutObject", "requests"), 7);
+    for (int i = 0; i < 3; i++) {
+        snprintf(tkey, sizeof(tkey), "%s/%s", sb, keys[i]);
+        target_holds(tb, tkey, sizes[i], md5[i]);
+    }
+
+    /* every PUT of the small object corrupted: it never lands */
+    CHECK_INT(cfg_write(cfg, sizeof(cfg), &o), 0);
+    snprintf(tkey, sizeof(tkey), "%s/%s", sb, keys[0]);
+    CHECK_INT(s3_delete_object(tgt, tb, tkey), 0);
+    for (int i = 1; i < 3; i++)
+        cleanup(sb, keys[i], tb);
+    CHECK_INT(stats_reset(), 200);
+    CHECK_INT(set_rules("[{\"op\":\"PutObject\",\"action\":\"corrupt\",\"after_bytes\":10}]"), 200);
+    path_in(log, sizeof(log), &ctx, "single-bad-once.log");
+    CHECK(sync_once(&ctx, cfg, log, ONCE_MS) != 0);
+    /* COPY_ATTEMPTS sends, twice: --once tries its failed shards once more */
+    CHECK_INT(counter("PutObject", "injected"), 12);
+    /* the retry record and its log line name the failure (the first one
+     * once named the state lookup of the retry record instead) */
+    CHECK(file_contains(log, "msg=\"sync failed, retry in"));
+    CHECK(!file_contains(log, "retry_get"));
+    CHECK(file_contains(log, "BadDigest"));
+    struct s3_call head;
+    s3_call_init(&head);
+    CHECK_INT(s3_head_object(tgt, &head, tb, tkey), -ENOENT);
+    s3_call_finish(&head);
+    CHECK_INT(set_rules("[]"), 200);
+    cleanup(sb, keys[0], tb);
+}
+
 int main(void)
 {
     srandom((unsigned) time(NULL) ^ (unsigned) getpid());
@@ -1056,6 +1163,8 @@ int main(void)
         RUN(test_transfer__small_full_sync_costs_get_and_put);
         printf("# (%.0f s)\n", now_s() - t0);
         RUN(test_transfer__corrupted_parts_sent_again);
+        printf("# (%.0f s)\n", now_s() - t0);
+        RUN(test_transfer__single_puts_sent_again);
         printf("# (%.0f s)\n", now_s() - t0);
         RUN(test_transfer__bandwidth_limit_holds_bodies_back);
         printf("# total %.0f s\n", now_s() - t0);
