@@ -600,8 +600,9 @@ static void test_transfer__part_failures_retried_alone(void)
 /* Three objects of six 8 MiB parts, part_concurrency 4 each. With the
  * defaults their parts go in parallel across objects: the proxy sees more
  * UploadParts at once than one object may have. With sync.max_inflight_parts
- * 3, never more than 3 at once, and still more than one. With a 16 MiB byte
- * budget (4 rings of 4 MiB), never more than 4. Everything lands, no record
+ * 3, never more than 3 at once, and still more than one. With an 8 MiB byte
+ * budget (8 rings of 1 MiB; the least a budget may be is one part), never
+ * more than 8. Everything lands, no record
  * is left. */
 static void test_transfer__parts_in_flight_are_capped_over_objects(void)
 {
@@ -612,7 +613,7 @@ static void test_transfer__parts_in_flight_are_capped_over_objects(void)
         const char *inflight;
         long long min_peak, max_peak;
     } runs[3] = {
-        {"partdef", 0, NULL, 5, 16}, {"partcap", 3, NULL, 2, 3}, {"budget", 0, "16M", 2, 4}};
+        {"partdef", 0, NULL, 5, 16}, {"partcap", 3, NULL, 2, 3}, {"budget", 0, "8M", 2, 8}};
     for (int r = 0; r < 3; r++) {
         const char *scen = runs[r].scen;
         char sb[64], tb[64], cfg[512], log[512], name[64];
