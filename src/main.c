@@ -231,8 +231,7 @@ static int verb_sync(const struct args *a, const struct config *cfg)
                 rc = EXIT_RUNTIME;
             }
         }
-        if (rc == EXIT_OK)
-            log_info("msg=\"caught up\"");
+        sync_log_totals(s, rc == EXIT_OK ? "caught up" : "not caught up");
     }
     sync_free(s);
     return rc;

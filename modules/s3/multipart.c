@@ -95,6 +95,7 @@ struct mp {
     char detail[512];
     bool source_changed;
     uint64_t bytes_sent;
+    unsigned retries; /* part sends repeated */
     int list_marker;
 
     struct s3_call ctl; /* create / list / complete / head / abort, one at a time */
@@ -138,8 +139,9 @@ static void mp_end(struct mp *m, int err)
     mp_done_fn fn = m->done;
     void *ud = m->ud;
     uint64_t bytes = m->bytes_sent;
+    unsigned retries = m->retries;
     mp_free(m);
-    fn(ud, err, detail, bytes);
+    fn(ud, err, detail, bytes, retries);
 }
 
 static void fail(struct mp *m, int err, const char *detail)
@@ -557,6 +559,7 @@ static void part_retry_later(struct part_job *j, int err, const char *detail)
     }
     long base = 250L << (j->attempts < 6 ? j->attempts : 6);
     long ms = base / 2 + (long) (random() % (base / 2 + 1));
+    m->retries++;
     log_debug("target=s3 key=\"%s\" part=%u msg=\"retry in %ldms\" error=\"%s\"", m->dst_key, j->n,
               ms, detail ? detail : "");
     loop_timer_arm(m->env.loop, &j->timer, ms, part_send, j);

@@ -32,10 +32,10 @@ struct sync_event;
 struct mp_env {
     struct loop *loop;
     struct s3_client *dst;
-    struct state *st;     /* upload records */
-    struct bufpool *pool; /* part rings */
+    struct state *st;         /* upload records */
+    struct bufpool *pool;     /* part rings */
     struct mp_hasher *hasher; /* NULL: each part hashed alone when read */
-    const char *target_id; /* the connection's id or endpoint, for records */
+    const char *target_id;    /* the connection's id or endpoint, for records */
     uint64_t min_part;
     uint64_t provider_min;
     unsigned part_concurrency;
@@ -49,8 +49,9 @@ void mp_hasher_free(struct mp_hasher *h); /* accepts NULL; no part in flight */
 /* Called once, from the loop: 0 = the target holds the object; -ESTALE =
  * the source changed (the upload was aborted, nothing left behind); other
  * negative errno = failed, record kept for a later resume; *detail one
- * line (malloc'd) on failure. */
-typedef void (*mp_done_fn)(void *ud, int err, char *detail, uint64_t bytes_sent);
+ * line (malloc'd) on failure. bytes_sent: the part bytes the target
+ * confirmed; retries: part sends repeated after a retryable failure. */
+typedef void (*mp_done_fn)(void *ud, int err, char *detail, uint64_t bytes_sent, unsigned retries);
 
 /* Start the copy of ev's object (etag, mtime "sec.nsec", size given);
  * headers (name/value pairs, nheaders) go on CreateMultipartUpload. 0 =

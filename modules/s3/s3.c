@@ -354,6 +354,7 @@ static bool transfer_retry_later(struct copy *c, int err, const char *detail)
         return false;
     long base = 250L << (c->attempts < 6 ? c->attempts : 6);
     long ms = base / 2 + (long) (random() % (base / 2 + 1));
+    c->ev->retries++;
     log_debug("target=s3 key=\"%s\" msg=\"PUT again in %ldms\" error=\"%s\" errno=%d",
               c->ev->dst_key, ms, detail ? detail : "", -err);
     loop_timer_arm(c->t->loop, &c->wait, ms, transfer_retry_cb, c);
@@ -536,10 +537,12 @@ static int add_put_headers(struct copy *c)
     return r;
 }
 
-static void on_multipart_done(void *ud, int err, char *detail, uint64_t bytes_sent)
+static void on_multipart_done(void *ud, int err, char *detail, uint64_t bytes_sent,
+                              unsigned retries)
 {
     struct copy *c = ud;
     c->ev->bytes_sent = bytes_sent;
+    c->ev->retries += retries;
     if (err == -ESTALE) {
         /* the source changed mid-upload: the upload is aborted and the log
          * entry of the change brings the new version */
@@ -592,15 +595,18 @@ static int ring_init(struct copy *c)
  * digits. A multipart source's ETag ("...-N") is not. */
 static bool etag_content_md5(const char *etag, char b64[25])
 {
-    static const char hex[] = "0123456789abcdef";
     unsigned char md[16];
     if (!etag || strlen(etag) != 32)
         return false;
     for (int i = 0; i < 32; i++) {
-        const char *h = strchr(hex, etag[i] | 0x20);
-        if (!etag[i] || !h)
+        char ch = etag[i];
+        int v = ch >= '0' && ch <= '9'   ? ch - '0'
+                : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
+                : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
+                                         : -1;
+        if (v < 0)
             return false;
-        md[i / 2] = (unsigned char) (i % 2 ? md[i / 2] << 4 | (h - hex) : (h - hex));
+        md[i / 2] = (unsigned char) (i % 2 ? md[i / 2] << 4 | v : v);
     }
     (void) EVP_EncodeBlock((unsigned char *) b64, md, 16);
     return true;

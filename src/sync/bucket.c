@@ -117,6 +117,7 @@ static void op_done(struct sync_event *ev, int err)
     struct sync *s = b->ctx->s;
     b->inflight--;
     s->inflight--;
+    atomic_fetch_add(&s->stats.sends_retried, ev->retries);
     if (err == 0) {
         if (ev->skipped)
             atomic_fetch_add(&s->stats.objects_skipped, 1);

@@ -160,6 +160,10 @@ static int hook_metrics(void *ud, char **text)
             atomic_load(&st->bytes_sent));
     COUNTER("rgw2cloud_sync_passes_total", "Sync passes over the datalog.",
             atomic_load(&st->passes));
+    COUNTER("rgw2cloud_sends_retried_total",
+            "Parts and single PUTs sent again after a retryable failure (5xx, a cut "
+            "connection, a failed MD5 check).",
+            atomic_load(&st->sends_retried));
     COUNTER("rgw2cloud_grants_dropped_total",
             "Source ACL grants not sent: no mapping in acls/acl_profiles.",
             atomic_load(&st->grants_dropped));

@@ -380,6 +380,21 @@ int sync_bilog_sweep(struct sync *s)
     return r;
 }
 
+void sync_log_totals(struct sync *s, const char *msg)
+{
+    const struct sync_stats *st = &s->stats;
+    log_info("msg=\"%s\" copied=%llu skipped=%llu removed=%llu bytes=%llu retried=%llu "
+             "errors=%llu",
+             msg, (unsigned long long) atomic_load(&st->objects_copied),
+             (unsigned long long) atomic_load(&st->objects_skipped),
+             (unsigned long long) atomic_load(&st->objects_removed),
+             (unsigned long long) atomic_load(&st->bytes_sent),
+             (unsigned long long) atomic_load(&st->sends_retried),
+             (unsigned long long) (atomic_load(&st->errors_source) +
+                                   atomic_load(&st->errors_target) +
+                                   atomic_load(&st->errors_other)));
+}
+
 int sync_retry_all(struct sync *s)
 {
     return retries_run(s, -1);

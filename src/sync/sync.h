@@ -46,6 +46,10 @@ uint64_t sync_failed_count(struct sync *s);
 /* Print the retry list, one line each, to stderr. */
 void sync_print_failures(struct sync *s);
 
+/* One log line: msg and what this process did so far (objects copied,
+ * skipped, removed, bytes sent, sends retried, errors). */
+void sync_log_totals(struct sync *s, const char *msg);
+
 /* The daemon: passes every poll_interval or at once on notify, until *stop;
  * the pass in progress finishes its batch (in-flight objects complete and
  * markers are stored) before it returns. *reload asks for a config reload

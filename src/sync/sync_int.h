@@ -38,6 +38,7 @@ struct sync_stats {
     atomic_uint_fast64_t retry_list;
     atomic_uint_fast64_t passes;
     atomic_uint_fast64_t grants_dropped;
+    atomic_uint_fast64_t sends_retried;
 };
 
 /* Answers asked ahead for a group of bucket shards at once (RGW answers

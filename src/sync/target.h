@@ -63,6 +63,7 @@ struct sync_event {
     bool skipped;          /* the target already held this version */
     size_t grants_dropped; /* source grants without an ACL mapping, not sent */
     char *detail;          /* one line when err < 0 (malloc'd; the caller frees) */
+    unsigned retries;      /* sends repeated after a retryable failure (parts, PUTs) */
 };
 
 struct target_env {

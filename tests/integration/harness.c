@@ -80,6 +80,26 @@ bool file_contains(const char *path, const char *needle)
     return f;
 }
 
+long long log_total(const char *path, const char *name)
+{
+    char *t = slurp(path);
+    long long v = -1;
+    char want[64];
+    (void) snprintf(want, sizeof(want), " %s=", name);
+    for (char *line = t; line && *line;) {
+        char *nl = strchr(line, '\n');
+        if (nl)
+            *nl = '\0';
+        const char *at;
+        if ((strstr(line, "msg=\"caught up\"") || strstr(line, "msg=\"not caught up\"")) &&
+            (at = strstr(line, want)))
+            v = strtoll(at + strlen(want), NULL, 10);
+        line = nl ? nl + 1 : NULL;
+    }
+    free(t);
+    return v;
+}
+
 /* Up to max lines from p on, each as a TAP comment. */
 static void print_lines(const char *p, int max)
 {

@@ -41,6 +41,9 @@ char *slurp_len(const char *path, size_t *len);
 /* A file's text (malloc'd); "" when it cannot be opened. */
 char *slurp(const char *path);
 bool file_contains(const char *path, const char *needle);
+/* The number after `name=` on the last line of a log holding `msg="caught up"` or
+ * `msg="not caught up"` (sync --once's totals); -1 when there is none. */
+long long log_total(const char *path, const char *name);
 /* The last n lines of a log, as TAP comments. */
 void print_tail(const char *path, int n);
 /* The first max_lines lines of a file, as TAP comments. */

@@ -565,12 +565,14 @@ static void test_transfer__part_failures_retried_alone(void)
                         "]"),
               200);
     int rc = -1, runs = 0;
+    long long retried = 0;
     double t0 = now_s();
     while (rc != 0 && runs < 3) {
         char name[64];
         snprintf(name, sizeof(name), "flaky-once-%d.log", ++runs);
         path_in(log, sizeof(log), &ctx, name);
         rc = sync_once(&ctx, cfg, log, ONCE_MS);
+        retried += log_total(log, "retried");
         printf("# sync --once #%d: exit %d (%.1f s in)\n", runs, rc, now_s() - t0);
     }
     CHECK_INT(rc, 0);
@@ -583,6 +585,9 @@ static void test_transfer__part_failures_retried_alone(void)
            "--once run(s), %.1f s\n",
            injected, injected + forwarded, nparts, runs, now_s() - t0);
     CHECK(injected > 0 && "the rules fired: else this proves nothing");
+    /* every fault is one part sent again (a part that gave up is not) */
+    CHECK(retried <= injected);
+    CHECK(runs > 1 || retried == injected);
     /* retried alone: nothing but the failed parts went again (a reset may
      * have sent up to a whole part before the cut) */
     CHECK(sent >= (long long) size);
@@ -982,6 +987,7 @@ static void test_transfer__corrupted_parts_sent_again(void)
     CHECK_INT(counter("UploadPart", "injected"), 2);
     /* 6 parts, 2 of them twice */
     CHECK_INT(counter("UploadPart", "requests"), 8);
+    CHECK_INT(log_total(log, "retried"), 2);
     char tkey[128];
     snprintf(tkey, sizeof(tkey), "%s/obj", sb);
     target_holds(tb, tkey, size, md5);
@@ -1068,6 +1074,8 @@ static void test_transfer__single_puts_sent_again(void)
     CHECK_INT(counter("PutObject", "injected"), 6);
     /* forwarded: 3 corrupted, 1 cut, 3 that landed (the 503s never went up) */
     CHECK_INT(counter("PutObject", "requests"), 7);
+    CHECK_INT(log_total(log, "copied"), 3);
+    CHECK_INT(log_total(log, "retried"), 6);
     for (int i = 0; i < 3; i++) {
         snprintf(tkey, sizeof(tkey), "%s/%s", sb, keys[i]);
         target_holds(tb, tkey, sizes[i], md5[i]);
@@ -1085,6 +1093,8 @@ static void test_transfer__single_puts_sent_again(void)
     CHECK(sync_once(&ctx, cfg, log, ONCE_MS) != 0);
     /* COPY_ATTEMPTS sends, twice: --once tries its failed shards once more */
     CHECK_INT(counter("PutObject", "injected"), 12);
+    CHECK_INT(log_total(log, "retried"), 10); /* 5 of each copy's 6 sends were again */
+    CHECK_INT(log_total(log, "copied"), 0);
     /* the retry record and its log line name the failure (the first one
      * once named the state lookup of the retry record instead) */
     CHECK(file_contains(log, "msg=\"sync failed, retry in"));
