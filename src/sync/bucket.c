@@ -88,6 +88,8 @@ static int bs_state_load(struct sync *s, const struct bs_ctx *c, const char *bs_
 struct op {
     struct sync_event ev;
     struct batch *batch;
+    struct op *rl_prev, *rl_next; /* a re-listing's: in s->relist_ops */
+    bool relist;
     char *pos;
     char *key;
     char *version;
@@ -115,6 +117,14 @@ static void op_done(struct sync_event *ev, int err)
     struct op *o = (struct op *) ev;
     struct batch *b = o->batch;
     struct sync *s = b->ctx->s;
+    if (o->relist) {
+        if (o->rl_prev)
+            o->rl_prev->rl_next = o->rl_next;
+        else
+            s->relist_ops = o->rl_next;
+        if (o->rl_next)
+            o->rl_next->rl_prev = o->rl_prev;
+    }
     b->inflight--;
     s->inflight--;
     atomic_fetch_add(&s->stats.sends_retried, ev->retries);
@@ -149,7 +159,18 @@ static void op_done(struct sync_event *ev, int err)
         full_advance(b->fb); /* may free b and its bucket shard */
 }
 
-/* Start one object operation; waits for a free slot first. */
+/* A re-listing's operation in flight on dst_bucket/dst_key, or NULL. */
+static struct op *relist_op_find(const struct sync *s, const char *dst_bucket, const char *dst_key)
+{
+    for (struct op *o = s->relist_ops; o; o = o->rl_next)
+        if (strcmp(o->dst_key, dst_key) == 0 && strcmp(o->ev.dst_bucket, dst_bucket) == 0)
+            return o;
+    return NULL;
+}
+
+/* Start one object operation; waits for a free slot first. A log entry's
+ * operation on an object a re-listing copies also waits for that copy: it
+ * may carry an older version, which must not land after the newer one. */
 static int op_start(struct batch *b, enum sync_op kind, const char *pos, const char *key,
                     const char *version, const char *timestamp, const char *etag, uint64_t size,
                     uint64_t versioned_epoch)
@@ -160,6 +181,7 @@ static int op_start(struct batch *b, enum sync_op kind, const char *pos, const c
     struct op *o = calloc(1, sizeof(*o));
     if (!o)
         return -ENOMEM;
+    o->relist = b->fb && b->fb->relist;
     o->batch = b;
     o->pos = pos ? strdup(pos) : NULL;
     o->key = strdup(key);
@@ -172,6 +194,8 @@ static int op_start(struct batch *b, enum sync_op kind, const char *pos, const c
         op_free(o);
         return -ENOMEM;
     }
+    while (!o->relist && relist_op_find(s, c->dst_bucket, o->dst_key))
+        (void) loop_run_once(s->loop, 1000);
     struct sync_event *ev = &o->ev;
     ev->op = kind;
     ev->src_s3 = rgw_source_s3(s->src);
@@ -187,7 +211,7 @@ static int op_start(struct batch *b, enum sync_op kind, const char *pos, const c
     ev->dst_key = o->dst_key;
     /* a re-listing must ask the target about every object: the prefix was
      * found empty (if ever) before the first copy */
-    ev->dst_prefix = b->fb && b->fb->relist ? NULL : c->prefix;
+    ev->dst_prefix = o->relist ? NULL : c->prefix;
     ev->storage_class = c->prof->storage_class;
     ev->profile = c->prof;
     ev->done = op_done;
@@ -209,6 +233,12 @@ static int op_start(struct batch *b, enum sync_op kind, const char *pos, const c
         int mr = marker_start(b->m, pos);
         if (mr < 0)
             log_warn("bucket_shard=%s pos=%s msg=\"%s\"", c->bs_key, pos, err_get());
+    }
+    if (o->relist) {
+        o->rl_next = s->relist_ops;
+        if (o->rl_next)
+            o->rl_next->rl_prev = o;
+        s->relist_ops = o;
     }
     b->inflight++;
     s->inflight++;
@@ -611,17 +641,16 @@ static void full_advance(struct full_bs *fb)
         struct batch *p = fb->head;
         if (p->failed)
             full_fail(fb, p->first_err, p->first_detail);
-        if (!fb->failed && p->last_key && fb->relist) {
-            fb->st.full_count += p->count;
-        } else if (!fb->failed && p->last_key) {
-            /* resume after this page: everything up to it is on the target */
+        if (!fb->failed && p->last_key) {
+            /* resume after this page: everything up to it is on the target
+             * (a re-listing keeps its position to itself: never stored) */
             free(fb->st.full_key);
             free(fb->st.full_version);
             fb->st.full_key = p->last_key;
             fb->st.full_version = p->last_version;
             p->last_key = p->last_version = NULL;
             fb->st.full_count += p->count;
-            int r = s->st.ops->bs_put(s->st.inst, &fb->st);
+            int r = fb->relist ? 0 : s->st.ops->bs_put(s->st.inst, &fb->st);
             if (r < 0)
                 full_fail(fb, r, err_get());
         }
@@ -732,6 +761,11 @@ static int full_run(struct sync *s, const char *bs_key, struct full_wait *w, boo
     }
     fb->wait = w;
     for (;;) {
+        /* a long re-listing lets the logs be followed between its pages */
+        if (fb->relist && fb->tail && sync_relist_yield(s) < 0) {
+            fb->interrupted = true;
+            break;
+        }
         if (s->stop && *s->stop) {
             fb->interrupted = true;
             break;

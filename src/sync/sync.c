@@ -528,6 +528,8 @@ static int walk_shards(struct sync *s, bool relist, size_t *nbuckets)
                     if (br < 0)
                         log_warn("bucket_shard=%s msg=\"cannot re-list\" error=\"%s\"", bs,
                                  err_get());
+                    if (sync_relist_yield(s) < 0)
+                        r = -EINTR;
                 } else {
                     br = bucket_full_start(s, bs);
                     if (br < 0)
@@ -579,10 +581,34 @@ static int full_sync_all(struct sync *s)
     return r;
 }
 
+static long long poll_ms(const struct sync *s)
+{
+    return (long long) (s->cfg->sync.poll_interval ? s->cfg->sync.poll_interval : 5) * 1000;
+}
+
+/* A re-listing of a large zone takes hours: the logs do not wait for it.
+ * Its copies stay in flight during the pass; a log entry's copy of the same
+ * object waits for the re-listing's (op_start), so that an older version
+ * from the listing never lands after the newer one. */
+int sync_relist_yield(struct sync *s)
+{
+    if (s->stop && *s->stop)
+        return -EINTR;
+    if (!s->relist_pass_at || loop_now_ms() < s->relist_pass_at)
+        return 0;
+    s->relist_pass_at = 0; /* nothing yields inside the pass */
+    int r = sync_pass(s);
+    if (r < 0)
+        log_error("msg=\"sync pass failed\" error=\"%s\"", err_get());
+    s->relist_pass_at = loop_now_ms() + poll_ms(s);
+    return s->stop && *s->stop ? -EINTR : 0;
+}
+
 /* sync.reconcile_interval: every object of every shard that follows its log
  * is listed again and compared with the target (HEAD); what is missing
  * there or differs is copied. Markers do not move. It does not delete what
- * the target holds and the source does not. */
+ * the target holds and the source does not. Every poll_interval it lets the
+ * logs be followed for a pass (sync_relist_yield). */
 static int reconcile_all(struct sync *s)
 {
     uint64_t copied0 = atomic_load(&s->stats.objects_copied);
@@ -590,8 +616,14 @@ static int reconcile_all(struct sync *s)
     double t0 = (double) loop_now_ms();
     log_info("msg=\"re-listing started\"");
     size_t nbuckets = 0;
+    s->relist_pass_at = loop_now_ms() + poll_ms(s);
     int r = walk_shards(s, true, &nbuckets);
-    sync_wait_below(s, 1);
+    while (s->inflight > 0) { /* its last copies: the logs are followed meanwhile */
+        (void) loop_run_once(s->loop, 1000);
+        if (r == 0 && sync_relist_yield(s) < 0)
+            r = -EINTR;
+    }
+    s->relist_pass_at = 0;
     if (r == 0 && s->stop && *s->stop)
         r = -EINTR;
     if (r == 0)

@@ -73,6 +73,10 @@ struct sync {
 
     unsigned concurrency;
     size_t inflight; /* object operations started, not done */
+    /* a re-listing runs: when it makes its next sync pass over the logs
+     * (loop ms); 0 when none runs, or inside that pass */
+    long long relist_pass_at;
+    struct op *relist_ops; /* a re-listing's operations in flight (bucket.c) */
 
     /* the newest bucket instance read, reused across a batch */
     char *bucket_key;
@@ -117,6 +121,10 @@ int bucket_full_start(struct sync *s, const char *bs_key);
  * copied where it is missing or differs; no state is written. Others:
  * nothing to do. Failures are logged; the next re-listing tries again. */
 int bucket_relist_start(struct sync *s, const char *bs_key);
+/* Called between the shards and pages of a re-listing: every poll_interval
+ * it lets the copies in flight finish and makes a sync pass over the logs.
+ * 0, or -EINTR when stopping. */
+int sync_relist_yield(struct sync *s);
 
 /* Ask ahead, for bucket_full_start() of shards first..first+n-1 of b: the
  * bilog positions of those to init, then their first listing pages. For

@@ -600,18 +600,17 @@ static void test_transfer__part_failures_retried_alone(void)
     cleanup(sb, key, tb);
 }
 
-/* A part budget smaller than what the copies want: copies wait for
- * buffers and all complete (a copy once waited forever for a buffer). */
-/* Three objects of six 8 MiB parts, part_concurrency 4 each. With the
- * defaults their parts go in parallel across objects: the proxy sees more
- * UploadParts at once than one object may have. With sync.max_inflight_parts
- * 3, never more than 3 at once, and still more than one. With an 8 MiB byte
- * budget (8 rings of 1 MiB; the least a budget may be is one part), never
- * more than 8. Everything lands, no record
- * is left. */
+/* Three objects of six 8 MiB parts (the last one 7 MiB + 7 bytes: its ring
+ * is 1 MiB too), part_concurrency 4 each. With the defaults their parts go
+ * in parallel across objects: the proxy sees more UploadParts at once than
+ * one object may have. With sync.max_inflight_parts 3, never more than 3 at
+ * once, and still more than one. With an 8 MiB byte budget (8 rings of
+ * 1 MiB; the least a budget may be is one part), never more than 8: copies
+ * wait for buffers, and all complete (a copy once waited forever for a
+ * buffer). Everything lands, no record is left. */
 static void test_transfer__parts_in_flight_are_capped_over_objects(void)
 {
-    const uint64_t size = 40 * MiB + 7;
+    const uint64_t size = 47 * MiB + 7;
     static const struct {
         const char *scen;
         unsigned parts;
