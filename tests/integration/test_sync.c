@@ -879,6 +879,72 @@ out:
     exp_free(&e2);
 }
 
+/* A log entry's copy never lands before a re-listing's copy of the same
+ * object that read an older version: the re-listing copies an 8 MiB object
+ * the target lost (at 512 KiB/s), the source overwrites it with 1 KiB
+ * meanwhile, and the pass the re-listing makes for the logs waits for that
+ * copy before it sends the new version. When the re-listing is done, the
+ * target holds the new version (the other order would leave the old one
+ * there until the next re-listing). The overwrite comes 30 s after the
+ * first write of the object: RGW logs a bucket shard again only after
+ * rgw_data_log_window (30 s), else the pass would not see it yet. */
+static void test_sync__relisting_never_lands_an_older_version_last(void)
+{
+    const char *scen = "reord";
+    char b1[64], tb[64], tkey[128];
+    src_bucket(b1, sizeof(b1), scen, "a");
+    tgt_bucket(tb, sizeof(tb), scen);
+    struct expect e1 = {0};
+    CHECK_INT(make_bucket(b1), 0);
+    struct wops w = {0};
+    wops_put(&w, &e1, b1, "big", 1, 8 << 20, NULL);
+    CHECK_INT(wops_flush(&w, 1), 0);
+    double logged = now_s();
+
+    char cfg[512];
+    struct cfgopt o = {.name = scen, .state = "reord.db", .poll = 1};
+    struct daemon d;
+    if (!run_start(&d, cfg, sizeof(cfg), &o, "reord-run"))
+        goto out;
+    const char *bs[] = {b1};
+    struct expect *ep[] = {&e1};
+    CHECK(wait_converged(scen, bs, ep, 1, 60, NULL) && "initial full sync");
+    CHECK_INT(daemon_stop(&d, STOP_MS), 0);
+    snprintf(tkey, sizeof(tkey), "%s/big", b1);
+    CHECK_INT(s3_delete_object(tgt, tb, tkey), 0);
+    while (now_s() - logged < 31)
+        sleep_ms(100);
+    o.relist = 1;
+    o.bw = "512K";
+    if (!run_start(&d, cfg, sizeof(cfg), &o, "reord-run2"))
+        goto out;
+    const char *started = "msg=\"re-listing started\"", *done = "msg=\"re-listing done\"";
+    double t0 = now_s();
+    while (count_in_file(d.log, started) == 0 && now_s() - t0 < 30)
+        sleep_ms(50);
+    CHECK(count_in_file(d.log, started) > 0 && "a re-listing began");
+    sleep_ms(2000); /* its copy of the old 8 MiB is under way (16 s at 512 KiB/s) */
+    int done0 = count_in_file(d.log, done);
+    wops_put(&w, &e1, b1, "big", 2, 1024, NULL);
+    CHECK_INT(wops_flush(&w, 1), 0);
+    t0 = now_s();
+    while (count_in_file(d.log, done) == done0 && now_s() - t0 < 60)
+        sleep_ms(20);
+    CHECK(count_in_file(d.log, done) > done0 && "that re-listing ended");
+    char got[33] = "";
+    uint64_t len = 0;
+    CHECK_INT(download_md5(got, &len, tgt, tb, tkey), 0);
+    printf("# when the re-listing was done the target held %llu bytes\n", (unsigned long long) len);
+    CHECK_INT(len, 1024);
+    CHECK(wait_converged(scen, bs, ep, 1, 30, NULL));
+    int rc = daemon_stop(&d, STOP_MS);
+    CHECK_INT(rc, 0);
+    if (len != 1024 || rc != 0)
+        print_tail(d.log, 40);
+out:
+    exp_free(&e1);
+}
+
 /* state.backend rados: the state in the lab cluster's omap. A full sync
  * and then changes converge, and a restart goes on from the stored
  * positions (the changes made while it was down arrive; nothing is copied
@@ -1643,6 +1709,8 @@ int main(void)
     RUN(test_sync__relisting_restores_what_the_target_lost);
     printf("# (%.0f s)\n", now_s() - t0);
     RUN(test_sync__relisting_lets_the_logs_be_followed);
+    printf("# (%.0f s)\n", now_s() - t0);
+    RUN(test_sync__relisting_never_lands_an_older_version_last);
     printf("# (%.0f s)\n", now_s() - t0);
     RUN(test_sync__rados_state_follows_and_resumes);
     printf("# (%.0f s)\n", now_s() - t0);
