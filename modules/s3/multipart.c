@@ -1,6 +1,7 @@
 #include "multipart.h"
 
 #include "err.h"
+#include "hex.h"
 #include "http/loop.h"
 #include "http/s3.h"
 #include "http/xml.h"
@@ -224,19 +225,14 @@ static void composite_etag(struct mp *m, char out[48])
     (void) EVP_DigestInit_ex(ctx, EVP_md5(), NULL);
     for (uint32_t i = 0; i < m->plan.nparts; i++) {
         unsigned char bin[16];
-        const char *h = m->petag[i];
-        for (int k = 0; k < 16 && h && h[2 * k] && h[2 * k + 1]; k++) {
-            char pair[3] = {h[2 * k], h[2 * k + 1], 0};
-            bin[k] = (unsigned char) strtoul(pair, NULL, 16);
-        }
+        (void) hex_decode(bin, m->petag[i] ? m->petag[i] : "", 16);
         (void) EVP_DigestUpdate(ctx, bin, 16);
     }
     unsigned char md[16];
     unsigned int n = 0;
     (void) EVP_DigestFinal_ex(ctx, md, &n);
     EVP_MD_CTX_free(ctx);
-    for (int k = 0; k < 16; k++)
-        (void) snprintf(out + 2 * k, 3, "%02x", md[k]);
+    hex_encode(out, md, 16);
     (void) snprintf(out + 32, 16, "-%u", m->plan.nparts);
 }
 
@@ -557,8 +553,7 @@ static void part_retry_later(struct part_job *j, int err, const char *detail)
         part_give_up(j, err, detail);
         return;
     }
-    long base = 250L << (j->attempts < 6 ? j->attempts : 6);
-    long ms = base / 2 + (long) (random() % (base / 2 + 1));
+    long ms = s3_backoff_ms(250, j->attempts, 250L << 6);
     m->retries++;
     log_debug("target=s3 key=\"%s\" part=%u msg=\"retry in %ldms\" error=\"%s\"", m->dst_key, j->n,
               ms, detail ? detail : "");
@@ -607,8 +602,7 @@ static void part_settle(struct part_job *j)
     unsigned char md[MD5MB_DIGEST_LEN];
     char hex[2 * MD5MB_DIGEST_LEN + 1];
     md5mb_final(&j->md5, md);
-    for (int i = 0; i < MD5MB_DIGEST_LEN; i++)
-        (void) snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    hex_encode(hex, md, MD5MB_DIGEST_LEN);
     if (strcasecmp(etag, hex) != 0) {
         char d[256];
         (void) snprintf(d, sizeof(d),

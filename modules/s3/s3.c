@@ -24,6 +24,7 @@
 
 #include "config.h"
 #include "err.h"
+#include "hex.h"
 #include "http/s3.h"
 #include "http/sigv4.h"
 #include "log.h"
@@ -352,8 +353,7 @@ static bool transfer_retry_later(struct copy *c, int err, const char *detail)
 {
     if (++c->attempts >= COPY_ATTEMPTS)
         return false;
-    long base = 250L << (c->attempts < 6 ? c->attempts : 6);
-    long ms = base / 2 + (long) (random() % (base / 2 + 1));
+    long ms = s3_backoff_ms(250, c->attempts, 250L << 6); /* as a part's */
     c->ev->retries++;
     log_debug("target=s3 key=\"%s\" msg=\"PUT again in %ldms\" error=\"%s\" errno=%d",
               c->ev->dst_key, ms, detail ? detail : "", -err);
@@ -378,11 +378,9 @@ static int transfer_verify(struct copy *c, const char *put_etag, char *d, size_t
         return 0;
     }
     unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
-    (void) EVP_DigestFinal_ex(c->md5, md, &mdlen);
+    (void) EVP_DigestFinal_ex(c->md5, md, NULL);
     char hex[33];
-    for (unsigned i = 0; i < 16 && i < mdlen; i++)
-        (void) snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    hex_encode(hex, md, 16);
     /* a target ETag is the MD5 of the bytes for a single PUT (no SSE-KMS/C);
      * where it is something else, the target is not one we can check */
     if (put_etag && strlen(put_etag) == 32 && strcasecmp(put_etag, hex) != 0) {
@@ -596,18 +594,8 @@ static int ring_init(struct copy *c)
 static bool etag_content_md5(const char *etag, char b64[25])
 {
     unsigned char md[16];
-    if (!etag || strlen(etag) != 32)
+    if (!etag || strlen(etag) != 32 || hex_decode(md, etag, 16) < 0)
         return false;
-    for (int i = 0; i < 32; i++) {
-        char ch = etag[i];
-        int v = ch >= '0' && ch <= '9'   ? ch - '0'
-                : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
-                : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
-                                         : -1;
-        if (v < 0)
-            return false;
-        md[i / 2] = (unsigned char) (i % 2 ? md[i / 2] << 4 | v : v);
-    }
     (void) EVP_EncodeBlock((unsigned char *) b64, md, 16);
     return true;
 }

@@ -654,12 +654,12 @@ int s3_call_start(struct s3_client *c, struct s3_call *call, s3_done_fn done, vo
     return loop_start(c->loop, &call->xfer);
 }
 
-static long backoff_ms(int attempt)
+long s3_backoff_ms(long first_ms, int attempt, long cap_ms)
 {
-    long base = 200L << (attempt < 6 ? attempt : 6); /* 200 ms .. 12.8 s */
-    if (base > 10000)
-        base = 10000;
-    return base / 2 + (long) (random() % (base / 2 + 1)); /* jitter */
+    long base = first_ms << (attempt < 6 ? attempt : 6);
+    if (base > cap_ms)
+        base = cap_ms;
+    return base / 2 + (long) (random() % (base / 2 + 1));
 }
 
 int s3_call_run(struct s3_client *c, struct s3_call *call)
@@ -684,7 +684,7 @@ int s3_call_run(struct s3_client *c, struct s3_call *call)
         /* wait, but keep the loop's other transfers moving */
         struct timespec until, now;
         (void) clock_gettime(CLOCK_MONOTONIC, &until);
-        long ms = backoff_ms(call->attempts - 1);
+        long ms = s3_backoff_ms(200, call->attempts - 1, 10000); /* 0.2 .. 10 s */
         until.tv_sec += ms / 1000;
         until.tv_nsec += (ms % 1000) * 1000000L;
         if (until.tv_nsec >= 1000000000L) {

@@ -53,6 +53,11 @@ struct loop *s3_client_loop(const struct s3_client *c);
 void s3_client_set_retries(struct s3_client *c, int retries); /* default 4 */
 const char *s3_client_region(const struct s3_client *c);      /* borrowed */
 
+/* The wait before a retry: first_ms doubled per attempt (0, 1, ..., at most
+ * 6 doublings), no more than cap_ms, then a random half of it dropped
+ * (jitter: retries of many requests do not come back together). */
+long s3_backoff_ms(long first_ms, int attempt, long cap_ms);
+
 /* A byte rate shared by clients: the request bodies of every client it is
  * set on, together, go out at no more than bytes_per_s on average (bursts of
  * 1/20 s, at least 16 KiB). A body that has no bytes to go pauses its

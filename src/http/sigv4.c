@@ -1,5 +1,6 @@
 #include "sigv4.h"
 
+#include "hex.h"
 #include "strbuf.h"
 
 #include "err.h"
@@ -80,16 +81,6 @@ char *sigv4_uri_decode(const char *s, size_t len)
     }
     out[o] = '\0';
     return out;
-}
-
-static void hex_encode(char *out, const unsigned char *md, size_t n)
-{
-    static const char hex[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = hex[md[i] >> 4];
-        out[2 * i + 1] = hex[md[i] & 15];
-    }
-    out[2 * n] = '\0';
 }
 
 void sigv4_sha256_hex(char out[65], const void *data, size_t len)
