@@ -959,7 +959,6 @@ int sync_run(struct sync *s, volatile sig_atomic_t *stop, volatile sig_atomic_t 
     long long next_sweep = loop_now_ms() + SWEEP_FIRST_MS;
     long long last_relist = loop_now_ms();
     while (!*stop) {
-        unsigned poll = s->cfg->sync.poll_interval ? s->cfg->sync.poll_interval : 5;
         if (reload && *reload) {
             *reload = 0;
             config_reload(s, config_path);
@@ -992,7 +991,7 @@ int sync_run(struct sync *s, volatile sig_atomic_t *stop, volatile sig_atomic_t 
         }
         if (r < 0)
             log_error("msg=\"sync pass failed\" error=\"%s\"", err_get());
-        long long until = loop_now_ms() + (long long) poll * 1000;
+        long long until = loop_now_ms() + poll_ms(s);
         while (!*stop && loop_now_ms() < until) {
             (void) loop_run_once(s->loop, 1000);
             pthread_mutex_lock(&s->notify_lock);

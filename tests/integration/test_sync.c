@@ -815,6 +815,33 @@ static int count_in_file(const char *path, const char *needle)
     return n;
 }
 
+/* `run` on o (log <tag>.log) until the target holds buckets[0..nb) (a
+ * check), then stopped: whether it ran. */
+static bool run_converged_stop(struct daemon *d, char *cfg, size_t n, const struct cfgopt *o,
+                               const char *tag, const char *const *buckets, struct expect *const *e,
+                               size_t nb)
+{
+    if (!run_start(d, cfg, n, o, tag))
+        return false;
+    CHECK(wait_converged(o->name, buckets, e, nb, 60, NULL) && "initial full sync");
+    CHECK_INT(daemon_stop(d, STOP_MS), 0);
+    return true;
+}
+
+/* `run` on o (log <tag>.log) until its first re-listing has begun (a
+ * check): whether it runs. */
+static bool run_relisting(struct daemon *d, char *cfg, size_t n, const struct cfgopt *o,
+                          const char *tag)
+{
+    if (!run_start(d, cfg, n, o, tag))
+        return false;
+    double t0 = now_s();
+    while (count_in_file(d->log, "msg=\"re-listing started\"") == 0 && now_s() - t0 < 30)
+        sleep_ms(50);
+    CHECK(count_in_file(d->log, "msg=\"re-listing started\"") > 0 && "a re-listing began");
+    return true;
+}
+
 /* A re-listing does not hold the logs back: while a slow one runs (24
  * objects the target lost while the daemon was stopped, copied again at
  * 1 MiB/s), a bucket created at the source meanwhile, with an object,
@@ -837,30 +864,23 @@ static void test_sync__relisting_lets_the_logs_be_followed(void)
     char cfg[512];
     struct cfgopt o = {.name = scen, .state = "relog.db", .poll = 1, .relist = 1, .bw = "1M"};
     struct daemon d;
-    if (!run_start(&d, cfg, sizeof(cfg), &o, "relog-run"))
-        goto out;
     const char *bs[] = {b1, b2};
     struct expect *ep[] = {&e1, &e2};
-    CHECK(wait_converged(scen, bs, ep, 1, 60, NULL) && "initial full sync");
-    CHECK_INT(daemon_stop(&d, STOP_MS), 0);
-
+    if (!run_converged_stop(&d, cfg, sizeof(cfg), &o, "relog-run", bs, ep, 1))
+        goto out;
     for (int i = 0; i < 24; i++) {
         snprintf(tkey, sizeof(tkey), "%s/k%02d", b1, i);
         CHECK_INT(s3_delete_object(tgt, tb, tkey), 0);
     }
-    if (!run_start(&d, cfg, sizeof(cfg), &o, "relog-run2"))
+    if (!run_relisting(&d, cfg, sizeof(cfg), &o, "relog-run2"))
         goto out;
-    const char *started = "msg=\"re-listing started\"", *done = "msg=\"re-listing done\"";
-    double t0 = now_s();
-    while (count_in_file(d.log, started) == 0 && now_s() - t0 < 30)
-        sleep_ms(50);
-    CHECK(count_in_file(d.log, started) > 0 && "a re-listing began");
+    const char *done = "msg=\"re-listing done\"";
     int done0 = count_in_file(d.log, done);
 
     CHECK_INT(make_bucket(b2), 0);
     wops_put(&w, &e2, b2, "late", 1, 100, NULL);
     CHECK_INT(wops_flush(&w, 1), 0);
-    t0 = now_s();
+    double t0 = now_s();
     bool arrived = arrives_on_target(scen, b2, "late", 30);
     double took = now_s() - t0;
     int done1 = count_in_file(d.log, done);
@@ -904,30 +924,24 @@ static void test_sync__relisting_never_lands_an_older_version_last(void)
     char cfg[512];
     struct cfgopt o = {.name = scen, .state = "reord.db", .poll = 1};
     struct daemon d;
-    if (!run_start(&d, cfg, sizeof(cfg), &o, "reord-run"))
-        goto out;
     const char *bs[] = {b1};
     struct expect *ep[] = {&e1};
-    CHECK(wait_converged(scen, bs, ep, 1, 60, NULL) && "initial full sync");
-    CHECK_INT(daemon_stop(&d, STOP_MS), 0);
+    if (!run_converged_stop(&d, cfg, sizeof(cfg), &o, "reord-run", bs, ep, 1))
+        goto out;
     snprintf(tkey, sizeof(tkey), "%s/big", b1);
     CHECK_INT(s3_delete_object(tgt, tb, tkey), 0);
     while (now_s() - logged < 31)
         sleep_ms(100);
     o.relist = 1;
     o.bw = "512K";
-    if (!run_start(&d, cfg, sizeof(cfg), &o, "reord-run2"))
+    if (!run_relisting(&d, cfg, sizeof(cfg), &o, "reord-run2"))
         goto out;
-    const char *started = "msg=\"re-listing started\"", *done = "msg=\"re-listing done\"";
-    double t0 = now_s();
-    while (count_in_file(d.log, started) == 0 && now_s() - t0 < 30)
-        sleep_ms(50);
-    CHECK(count_in_file(d.log, started) > 0 && "a re-listing began");
+    const char *done = "msg=\"re-listing done\"";
     sleep_ms(2000); /* its copy of the old 8 MiB is under way (16 s at 512 KiB/s) */
     int done0 = count_in_file(d.log, done);
     wops_put(&w, &e1, b1, "big", 2, 1024, NULL);
     CHECK_INT(wops_flush(&w, 1), 0);
-    t0 = now_s();
+    double t0 = now_s();
     while (count_in_file(d.log, done) == done0 && now_s() - t0 < 60)
         sleep_ms(20);
     CHECK(count_in_file(d.log, done) > done0 && "that re-listing ended");

@@ -867,18 +867,23 @@ static void test_transfer__orphan_sweep_keeps_owned_uploads(void)
  * state, the same target) finds the prefix held: a HEAD each, nothing sent. */
 #define SMALL_N 24
 
-static int put_small(const char *bucket, const char *key, size_t len, bool with_meta, char md5[33])
+/* len random bytes (malloc'd; NULL when out of memory) and their MD5. */
+static unsigned char *random_data(size_t len, char md5[33])
 {
     unsigned char *data = malloc(len ? len : 1);
     if (!data)
-        return -ENOMEM;
+        return NULL;
     for (size_t i = 0; i < len; i++)
         data[i] = (unsigned char) random();
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
-    EVP_Digest(data, len, md, &mdlen, EVP_md5(), NULL);
-    for (unsigned i = 0; i < 16; i++)
-        snprintf(md5 + 2 * i, 3, "%02x", md[i]);
+    md5_hex(md5, data, len);
+    return data;
+}
+
+static int put_small(const char *bucket, const char *key, size_t len, bool with_meta, char md5[33])
+{
+    unsigned char *data = random_data(len, md5);
+    if (!data)
+        return -ENOMEM;
     struct s3_call call;
     s3_call_init(&call);
     int r = s3_call_set(&call, "PUT", bucket, key);
@@ -1001,17 +1006,9 @@ static void test_transfer__corrupted_parts_sent_again(void)
 static int put_multipart_src(const char *bucket, const char *key, size_t len1, size_t len2,
                              char md5[33])
 {
-    size_t len = len1 + len2;
-    unsigned char *data = malloc(len);
+    unsigned char *data = random_data(len1 + len2, md5);
     if (!data)
         return -ENOMEM;
-    for (size_t i = 0; i < len; i++)
-        data[i] = (unsigned char) random();
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
-    EVP_Digest(data, len, md, &mdlen, EVP_md5(), NULL);
-    for (unsigned i = 0; i < 16; i++)
-        snprintf(md5 + 2 * i, 3, "%02x", md[i]);
     struct s3_call call;
     s3_call_init(&call);
     char *uid = NULL;
