@@ -656,6 +656,10 @@ static void on_part_put(struct s3_call *call, void *ud)
         part_settle(j);
 }
 
+static void part_got(struct part_job *j, const char *buf, size_t len);
+static void part_sent(struct part_job *j, size_t n);
+static void get_wake(struct part_job *j);
+
 /* The ranged GET's bytes into the ring; the GET pauses while it is full. */
 static size_t part_sink(void *ud, const char *buf, size_t len)
 {
@@ -672,6 +676,42 @@ static size_t part_sink(void *ud, const char *buf, size_t len)
     size_t first = j->cap - off < len ? j->cap - off : len;
     memcpy(j->ring + off, buf, first);
     memcpy(j->ring, buf + first, len - first);
+    part_got(j, buf, len);
+    return len;
+}
+
+/* The GET's room in the ring, for recv() itself (plain http): at least
+ * RING_WAKE, or what is left of the part. */
+static size_t part_sink_span(void *ud, char **p)
+{
+    struct part_job *j = ud;
+    if (j->got >= j->len)
+        return S3_SPAN_ABORT; /* more than the range */
+    uint64_t room = j->cap - (j->got - ring_low(j));
+    uint64_t left = j->len - j->got;
+    if (room < RING_WAKE && room < left) {
+        j->get_paused = true;
+        if (j->hashing && j->hashed < j->sent)
+            hasher_kick(j->m->env.hasher); /* hashing holds the ring */
+        return 0;
+    }
+    size_t off = (size_t) (j->got % j->cap);
+    uint64_t n = room < left ? room : left;
+    if (n > j->cap - off)
+        n = j->cap - off;
+    *p = j->ring + off;
+    return (size_t) n;
+}
+
+static void part_sink_commit(void *ud, size_t n)
+{
+    struct part_job *j = ud;
+    part_got(j, j->ring + (size_t) (j->got % j->cap), n);
+}
+
+/* len bytes more in the ring, the last ones at buf */
+static void part_got(struct part_job *j, const char *buf, size_t len)
+{
     j->got += len;
     struct mp_hasher *h = j->m->env.hasher;
     if (!j->hashing) { /* hashed alone, at once */
@@ -687,7 +727,6 @@ static size_t part_sink(void *ud, const char *buf, size_t len)
         j->put_paused = false;
         s3_call_unpause(&j->put);
     }
-    return len;
 }
 
 /* A GET paused on a full ring goes on once there is room. */
@@ -712,11 +751,35 @@ static size_t part_source(void *ud, char *buf, size_t max)
     if (n > max)
         n = max;
     memcpy(buf, at, n);
+    part_sent(j, n);
+    return n;
+}
+
+/* UploadPart's next bytes in the ring, for send() itself (plain http) */
+static size_t part_source_span(void *ud, const char **p)
+{
+    struct part_job *j = ud;
+    if (j->sent == j->got) {
+        j->put_paused = true;
+        return 0;
+    }
+    const unsigned char *at;
+    size_t n = ring_piece(j, j->sent, j->got, &at);
+    *p = (const char *) at;
+    return n;
+}
+
+static void part_source_commit(void *ud, size_t n)
+{
+    part_sent(ud, n);
+}
+
+static void part_sent(struct part_job *j, size_t n)
+{
     j->sent += n;
     if (j->hashing && hash_urgent(j)) /* sending passed hashing on a full ring */
         hasher_kick(j->m->env.hasher);
     get_wake(j);
-    return n;
 }
 
 static void settle_now(void *ud)
@@ -763,6 +826,10 @@ static void part_send(void *ud)
     if (r == 0)
         r = s3_upload_part_stream_prepare(&j->put, m->dst_bucket, m->dst_key, m->upload_id,
                                           (int) j->n, part_source, j, j->len);
+    if (r == 0) {
+        s3_call_spans(&j->get, part_sink_span, NULL, part_sink_commit, j);
+        s3_call_spans(&j->put, NULL, part_source_span, part_source_commit, j);
+    }
     if (r == 0)
         r = s3_call_start(m->src, &j->get, on_part_get, j);
     if (r < 0) {

@@ -22,6 +22,11 @@ struct loop {
     struct loop_timer *due;    /* taken off timers by timers_run(), not fired yet */
     struct loop_sock *socks;   /* every socket curl opened, for loop_quick_ack() */
     int nsocks, capsocks;
+    struct loop_fd **fds; /* our own sockets (loop_fd_add) */
+    int nfds, capfds;
+    struct curl_waitfd *wait; /* scratch for curl_multi_poll, capfds entries */
+    struct loop_fd **ready;   /* scratch: watchers to call; loop_fd_del() clears its entry */
+    int nready;
 };
 
 struct loop_sock {
@@ -140,7 +145,81 @@ void loop_free(struct loop *l)
     if (l->share)
         (void) curl_share_cleanup(l->share);
     free(l->socks);
+    free(l->fds);
+    free(l->wait);
+    free(l->ready);
     free(l);
+}
+
+int loop_fd_add(struct loop *l, struct loop_fd *w)
+{
+    if (l->nfds == l->capfds) {
+        int cap = l->capfds ? l->capfds * 2 : 32;
+        struct loop_fd **nf = realloc(l->fds, (size_t) cap * sizeof(*nf));
+        if (!nf)
+            return -ENOMEM;
+        l->fds = nf;
+        struct curl_waitfd *nw = realloc(l->wait, (size_t) cap * sizeof(*nw));
+        if (!nw)
+            return -ENOMEM;
+        l->wait = nw;
+        struct loop_fd **nr = realloc(l->ready, (size_t) cap * sizeof(*nr));
+        if (!nr)
+            return -ENOMEM;
+        l->ready = nr;
+        l->capfds = cap;
+    }
+    w->slot = l->nfds;
+    l->fds[l->nfds++] = w;
+    return 0;
+}
+
+void loop_fd_del(struct loop *l, struct loop_fd *w)
+{
+    if (w->slot < 0 || w->slot >= l->nfds || l->fds[w->slot] != w)
+        return;
+    struct loop_fd *last = l->fds[--l->nfds];
+    l->fds[w->slot] = last;
+    last->slot = w->slot;
+    w->slot = -1;
+    for (int i = 0; i < l->nready; i++)
+        if (l->ready[i] == w)
+            l->ready[i] = NULL;
+}
+
+/* poll curl's sockets and ours together; then call our watchers that are ready */
+static CURLMcode poll_all(struct loop *l, int timeout_ms)
+{
+    unsigned n = 0;
+    for (int i = 0; i < l->nfds; i++) {
+        if (!l->fds[i]->events)
+            continue;
+        l->wait[n].fd = l->fds[i]->fd;
+        l->wait[n].events = l->fds[i]->events;
+        l->wait[n].revents = 0;
+        n++;
+    }
+    CURLMcode mc = curl_multi_poll(l->multi, n ? l->wait : NULL, n, timeout_ms, NULL);
+    if (mc != CURLM_OK || n == 0)
+        return mc;
+    l->nready = 0;
+    unsigned k = 0;
+    for (int i = 0; i < l->nfds && k < n; i++) {
+        if (!l->fds[i]->events)
+            continue;
+        if (l->wait[k].revents) {
+            l->ready[l->nready++] = l->fds[i];
+            l->wait[l->nready - 1].revents = l->wait[k].revents; /* k >= nready - 1 */
+        }
+        k++;
+    }
+    for (int i = 0; i < l->nready; i++) {
+        struct loop_fd *w = l->ready[i];
+        if (w) /* a watcher called before may have removed it */
+            w->fn(w, l->wait[i].revents);
+    }
+    l->nready = 0;
+    return CURLM_OK;
 }
 
 /* curl's connections come and go inside the multi; we keep their sockets so
@@ -277,8 +356,10 @@ int loop_run_once(struct loop *l, int timeout_ms)
         if (wait < timeout_ms)
             timeout_ms = wait < 0 ? 0 : (int) wait;
     }
-    if (mc == CURLM_OK && still == l->in_multi && timeout_ms > 0) {
-        mc = curl_multi_poll(l->multi, NULL, 0, timeout_ms, NULL);
+    if (mc == CURLM_OK && ((still == l->in_multi && timeout_ms > 0) || l->nfds)) {
+        /* our sockets are polled even when curl has news: they have no
+         * other way in (timeout 0 then) */
+        mc = poll_all(l, still == l->in_multi && timeout_ms > 0 ? timeout_ms : 0);
         if (mc == CURLM_OK)
             mc = curl_multi_perform(l->multi, &still);
     }
@@ -302,12 +383,12 @@ int loop_run_once(struct loop *l, int timeout_ms)
             x->done(x, rc);
     }
     timers_run(l);
-    return l->in_multi;
+    return l->in_multi + l->nfds;
 }
 
 int loop_running(const struct loop *l)
 {
-    return l->in_multi;
+    return l->in_multi + l->nfds;
 }
 
 void loop_wakeup(struct loop *l)

@@ -70,6 +70,20 @@ struct loop_timer {
 void loop_timer_arm(struct loop *l, struct loop_timer *t, long ms, void (*fn)(void *), void *ud);
 void loop_timer_cancel(struct loop *l, struct loop_timer *t); /* no-op when not armed */
 
+/* A socket of our own in the loop (the plain-HTTP data path, raw.c): fn is
+ * called from loop_run_once() with the poll revents when one of events is
+ * ready. Caller-owned storage, valid until loop_fd_del(). A watcher counts
+ * as a running transfer (loop_running, loop_run_once's result) even while
+ * its events are 0 (paused). */
+struct loop_fd {
+    int fd;
+    short events; /* POLLIN | POLLOUT, changed by the owner at any time */
+    void (*fn)(struct loop_fd *w, short revents);
+    int slot; /* internal: index in the loop's list, -1 when not in it */
+};
+int loop_fd_add(struct loop *l, struct loop_fd *w); /* 0 or -ENOMEM */
+void loop_fd_del(struct loop *l, struct loop_fd *w); /* no-op when not added */
+
 /* Monotonic milliseconds. */
 long long loop_now_ms(void);
 

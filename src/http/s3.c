@@ -1,6 +1,7 @@
 #include "s3.h"
 
 #include "err.h"
+#include "strbuf.h"
 #include "http/sigv4.h"
 #include "http/status.h"
 #include "http/xml.h"
@@ -25,6 +26,7 @@ struct s3_client {
     bool virtual_host;
     int retries;
     struct s3_rate *rate; /* borrowed; NULL: bodies go out unlimited */
+    struct raw_pool *raw; /* plain http: connections for span bodies (raw.h); else NULL */
 };
 
 #define RATE_PIECE 16384.0 /* bytes: the least burst, and what a paused body waits for */
@@ -124,6 +126,13 @@ int s3_client_new(struct s3_client **out, struct loop *loop, const struct s3_end
         s3_client_free(c);
         return -EINVAL;
     }
+    /* RGW2CLOUD_CURL_ONLY=1: every body through curl (to compare the two) */
+    const char *curl_only = getenv("RGW2CLOUD_CURL_ONLY");
+    if (strcmp(c->scheme, "http") == 0 && !(curl_only && strcmp(curl_only, "1") == 0) &&
+        raw_pool_new(&c->raw, c->host) < 0) {
+        s3_client_free(c);
+        return -ENOMEM;
+    }
     *out = c;
     return 0;
 }
@@ -139,6 +148,7 @@ void s3_client_free(struct s3_client *c)
         memset(c->secret, 0, strlen(c->secret));
     free(c->secret);
     free(c->region);
+    raw_pool_free(c->raw);
     free(c);
 }
 
@@ -209,6 +219,7 @@ void s3_call_finish(struct s3_call *call)
     kv_free(call->query, call->nquery);
     kv_free(call->headers, call->nheaders);
     free(call->body_owned);
+    free(call->raw_head);
     s3_call_init(call);
 }
 
@@ -296,6 +307,15 @@ void s3_call_reader(struct s3_call *call, s3_read_fn fn, void *ud, uint64_t len)
     call->read_len = len;
 }
 
+void s3_call_spans(struct s3_call *call, s3_sink_span_fn sink, s3_source_span_fn source,
+                   s3_span_commit_fn commit, void *ud)
+{
+    call->sink_span = sink;
+    call->source_span = source;
+    call->span_commit = commit;
+    call->span_ud = ud;
+}
+
 void s3_call_writer(struct s3_call *call, s3_write_fn fn, void *ud)
 {
     call->write = fn;
@@ -329,22 +349,19 @@ int s3_call_etag(const struct s3_call *call, char **out)
 
 /* ------------------------------------------------------- curl callbacks */
 
-static size_t cb_header(char *buf, size_t size, size_t n, void *ud)
+/* one line of a response head: 0, or -ENOMEM */
+static int header_line(struct s3_call *call, const char *buf, size_t len)
 {
-    struct s3_call *call = ud;
-    size_t len = size * n;
     if (len >= 5 && memcmp(buf, "HTTP/", 5) == 0) {
-        /* without this, RGW's answers come ~40 ms late (see loop.h) */
-        (void) loop_quick_ack(call->client->loop, call->xfer.easy);
         /* a new response (after 100-continue or a redirect): forget the
          * previous response's headers */
         kv_free(call->resp_headers, call->nresp_headers);
         call->nresp_headers = 0;
-        return len;
+        return 0;
     }
     const char *colon = memchr(buf, ':', len);
     if (!colon)
-        return len;
+        return 0;
     size_t nlen = (size_t) (colon - buf);
     const char *v = colon + 1;
     const char *end = buf + len;
@@ -354,21 +371,31 @@ static size_t cb_header(char *buf, size_t size, size_t n, void *ud)
         end--;
     struct s3_kv *nh = realloc(call->resp_headers, (call->nresp_headers + 1) * sizeof(*nh));
     if (!nh)
-        return 0;
+        return -ENOMEM;
     call->resp_headers = nh;
     char *name = strndup(buf, nlen);
     char *value = strndup(v, (size_t) (end - v));
     if (!name || !value) {
         free(name);
         free(value);
-        return 0;
+        return -ENOMEM;
     }
     for (char *p = name; *p; p++)
         *p = (char) tolower((unsigned char) *p);
     nh[call->nresp_headers].name = name;
     nh[call->nresp_headers].value = value;
     call->nresp_headers++;
-    return len;
+    return 0;
+}
+
+static size_t cb_header(char *buf, size_t size, size_t n, void *ud)
+{
+    struct s3_call *call = ud;
+    size_t len = size * n;
+    if (len >= 5 && memcmp(buf, "HTTP/", 5) == 0)
+        /* without this, RGW's answers come ~40 ms late (see loop.h) */
+        (void) loop_quick_ack(call->client->loop, call->xfer.easy);
+    return header_line(call, buf, len) == 0 ? len : 0;
 }
 
 static size_t buffer_append(struct s3_call *call, const char *buf, size_t len)
@@ -451,11 +478,9 @@ static size_t cb_read(char *buf, size_t size, size_t n, void *ud)
 
 /* ------------------------------------------------------------- sending */
 
-static void call_done(struct loop_xfer *x, CURLcode rc)
+/* the end of a call on either path: status set, rc curl's code or ours (raw.h) */
+static void call_complete(struct s3_call *call, CURLcode rc)
 {
-    struct s3_call *call = (struct s3_call *) ((char *) x - offsetof(struct s3_call, xfer));
-    (void) curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &call->status);
-
     struct xml_error xe = {0};
     bool have_error_doc = false;
     if (call->resp_len > 0 && (call->status >= 300 || call->status < 200 || !call->write)) {
@@ -500,6 +525,123 @@ static void call_done(struct loop_xfer *x, CURLcode rc)
     call->finished = true;
     if (call->done)
         call->done(call, call->done_ud);
+}
+
+static void call_done(struct loop_xfer *x, CURLcode rc)
+{
+    struct s3_call *call = (struct s3_call *) ((char *) x - offsetof(struct s3_call, xfer));
+    (void) curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &call->status);
+    call_complete(call, rc);
+}
+
+/* ---------------------------------------------------- our own sockets */
+
+static size_t raw_body_span(void *ud, const char **p)
+{
+    struct s3_call *call = ud;
+    size_t k = call->source_span(call->span_ud, p);
+    if (k == S3_SPAN_ABORT)
+        return RAW_SPAN_ABORT;
+    uint64_t left = call->read_len - call->bytes_sent;
+    return k > left ? (size_t) left : k;
+}
+
+static void raw_body_took(void *ud, size_t n)
+{
+    struct s3_call *call = ud;
+    call->bytes_sent += n;
+    call->span_commit(call->span_ud, n);
+}
+
+static int raw_header(void *ud, const char *line, size_t len)
+{
+    return header_line(ud, line, len);
+}
+
+static size_t raw_sink_span(void *ud, char **p)
+{
+    struct s3_call *call = ud;
+    size_t k = call->sink_span(call->span_ud, p);
+    return k == S3_SPAN_ABORT ? RAW_SPAN_ABORT : k;
+}
+
+static void raw_sink_put(void *ud, size_t n)
+{
+    struct s3_call *call = ud;
+    call->bytes_received += n;
+    call->span_commit(call->span_ud, n);
+}
+
+static int raw_data(void *ud, const char *buf, size_t n)
+{
+    struct s3_call *call = ud;
+    call->bytes_received += n;
+    return buffer_append(call, buf, n) == n ? 0 : -1;
+}
+
+static void raw_done(void *ud, CURLcode rc, long status)
+{
+    struct s3_call *call = ud;
+    call->status = status;
+    call_complete(call, rc);
+}
+
+static const struct raw_ops raw_ops = {
+    .body_span = raw_body_span,
+    .body_took = raw_body_took,
+    .header = raw_header,
+    .sink_span = raw_sink_span,
+    .sink_put = raw_sink_put,
+    .data = raw_data,
+    .done = raw_done,
+};
+
+/* The signed request (call->url, call->slist) as an HTTP/1.1 head, sent on
+ * a socket of ours. */
+static int call_start_raw(struct s3_client *c, struct s3_call *call)
+{
+    const char *target = strstr(call->url, "://");
+    target = target ? strchr(target + 3, '/') : NULL;
+    if (!target)
+        return -EINVAL;
+    const char *host = call->url + strlen(c->scheme) + 3;
+    struct strbuf sb = {0};
+    strbuf_adds(&sb, call->method);
+    strbuf_addc(&sb, ' ');
+    strbuf_adds(&sb, target);
+    strbuf_adds(&sb, " HTTP/1.1\r\nHost: ");
+    strbuf_add(&sb, host, (size_t) (target - host));
+    strbuf_adds(&sb, "\r\nUser-Agent: rgw2cloud\r\n");
+    for (struct curl_slist *l = call->slist; l; l = l->next) {
+        if (strcmp(l->data, "Expect:") == 0)
+            continue;
+        strbuf_adds(&sb, l->data);
+        strbuf_adds(&sb, "\r\n");
+    }
+    if (call->source_span) {
+        char len[48];
+        (void) snprintf(len, sizeof(len), "Content-Length: %llu\r\n",
+                        (unsigned long long) call->read_len);
+        strbuf_adds(&sb, len);
+    }
+    strbuf_adds(&sb, "\r\n");
+    char *head = strbuf_steal(&sb);
+    if (!head)
+        return -ENOMEM;
+    free(call->raw_head);
+    call->raw_head = head;
+    call->raw = (struct raw_xfer){
+        .ops = &raw_ops,
+        .ud = call,
+        .loop = c->loop,
+        .pool = c->raw,
+        .head = call->raw_head,
+        .head_len = strlen(call->raw_head),
+        .body_len = call->source_span ? call->read_len : 0,
+        .sink = call->sink_span != NULL,
+    };
+    call->on_raw = true;
+    return raw_start(&call->raw);
 }
 
 static int call_sign_and_setup(struct s3_client *c, struct s3_call *call)
@@ -601,8 +743,6 @@ static int call_sign_and_setup(struct s3_client *c, struct s3_call *call)
             goto out;
         call->slist = ns;
     }
-    if (!call->xfer.easy && !(call->xfer.easy = loop_easy_get(c->loop)))
-        goto out;
     r = 0;
 out:
     sigv4_result_finish(&sig);
@@ -624,9 +764,18 @@ int s3_call_start(struct s3_client *c, struct s3_call *call, s3_done_fn done, vo
     call->done = done;
     call->done_ud = ud;
     call->attempts++;
+    call->on_raw = false;
     int r = call_sign_and_setup(c, call);
     if (r < 0)
         return r;
+    /* span bodies on plain http go on our own sockets (raw.h); a rate limit
+     * paces curl's reads, so a limited client stays on curl */
+    if (c->raw && !(c->rate && c->rate->per_ms > 0) && call->span_commit &&
+        ((call->sink_span && !call->read && !call->body && strcmp(call->method, "GET") == 0) ||
+         (call->source_span && call->read && strcmp(call->method, "PUT") == 0)))
+        return call_start_raw(c, call);
+    if (!call->xfer.easy && !(call->xfer.easy = loop_easy_get(c->loop)))
+        return -ENOMEM;
 
     CURL *e = call->xfer.easy;
     (void) curl_easy_setopt(e, CURLOPT_URL, call->url);
@@ -707,7 +856,9 @@ int s3_call_run(struct s3_client *c, struct s3_call *call)
 
 void s3_call_unpause(struct s3_call *call)
 {
-    if (call->xfer.easy)
+    if (call->on_raw)
+        raw_unpause(&call->raw);
+    else if (call->xfer.easy)
         (void) curl_easy_pause(call->xfer.easy, CURLPAUSE_CONT);
 }
 
@@ -715,7 +866,9 @@ void s3_call_abort(struct s3_call *call)
 {
     if (call->client)
         loop_timer_cancel(call->client->loop, &call->rate_timer);
-    if (call->client && call->xfer.easy && !call->finished)
+    if (call->on_raw)
+        raw_abort(&call->raw);
+    else if (call->client && call->xfer.easy && !call->finished)
         loop_cancel(call->client->loop, &call->xfer);
     call->finished = true;
 }

@@ -14,6 +14,7 @@
 #define RGW2CLOUD_S3_H
 
 #include "loop.h"
+#include "raw.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -35,6 +36,8 @@ struct xml_part;
 #define S3_READ_ABORT ((size_t) -2) /* give up: the call fails with -EIO */
 /* What a body writer returns besides the count it took. */
 #define S3_WRITE_PAUSE ((size_t) -1)
+/* What a span function returns besides a byte count (0 = pause). */
+#define S3_SPAN_ABORT ((size_t) -2)
 
 struct s3_endpoint {
     const char *url; /* "http://127.0.0.1:8000" or "https://s3.eu-west-1.amazonaws.com" */
@@ -79,6 +82,13 @@ typedef size_t (*s3_read_fn)(void *ud, char *buf, size_t max); /* 0 = end of bod
 typedef size_t (*s3_write_fn)(void *ud, const char *buf,
                               size_t len); /* len taken, or PAUSE; less = abort */
 typedef void (*s3_done_fn)(struct s3_call *call, void *ud);
+/* Zero-copy bodies (plain-http endpoints, http/raw.h): the caller's memory itself. A sink span
+ * is room for the response body at *p, a source span the request body's next bytes at *p: the
+ * count, 0 (pause until s3_call_unpause) or S3_SPAN_ABORT; the commit says how many bytes the
+ * socket wrote there or took from there. */
+typedef size_t (*s3_sink_span_fn)(void *ud, char **p);
+typedef size_t (*s3_source_span_fn)(void *ud, const char **p);
+typedef void (*s3_span_commit_fn)(void *ud, size_t n);
 
 struct s3_call {
     /* request (filled by prepare functions or s3_call_set_*) */
@@ -103,6 +113,12 @@ struct s3_call {
      * buffered (capped at S3_MAX_XML_BODY) */
     s3_write_fn write;
     void *write_ud;
+    /* the same bodies as spans (s3_call_spans): used instead of read/write
+     * where the endpoint is plain http */
+    s3_sink_span_fn sink_span;
+    s3_source_span_fn source_span;
+    s3_span_commit_fn span_commit;
+    void *span_ud;
 
     /* outcome */
     int err; /* 0 or negative errno */
@@ -127,6 +143,9 @@ struct s3_call {
     bool finished;
     bool headers_reset;
     struct loop_timer rate_timer; /* armed while the body waits for the client's rate */
+    struct raw_xfer raw;          /* the exchange when it runs on our own socket */
+    char *raw_head;
+    bool on_raw;
 };
 
 void s3_call_init(struct s3_call *call);
@@ -143,6 +162,11 @@ int s3_call_body(struct s3_call *call, const void *data, size_t len); /* copies 
 void s3_call_body_ref(struct s3_call *call, const void *data, size_t len);
 void s3_call_reader(struct s3_call *call, s3_read_fn fn, void *ud, uint64_t len);
 void s3_call_writer(struct s3_call *call, s3_write_fn fn, void *ud);
+/* The body of the reader or the writer set before, also as spans: on a plain-http endpoint the
+ * call then runs on a socket of our own with no copy (http/raw.h), else through curl with the
+ * reader or writer. One of sink (a GET) or source (a PUT), the other NULL. */
+void s3_call_spans(struct s3_call *call, s3_sink_span_fn sink, s3_source_span_fn source,
+                   s3_span_commit_fn commit, void *ud);
 
 /* Response header by name (case-insensitive); borrowed, NULL if absent. */
 const char *s3_call_resp_header(const struct s3_call *call, const char *name);
