@@ -14,12 +14,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define POOL_MAX       64
-#define HEAD_MAX       (16u << 10) /* a response head larger than this is not S3's */
-#define CONNECT_MS     10000       /* as curl's CONNECTTIMEOUT in loop.c */
-#define STALL_MS       60000       /* as curl's LOW_SPEED_TIME in loop.c */
-#define WATCH_MS       1000
-#define SEND_PIECE_MAX (4u << 20) /* one send() at most: bounds a turn of the loop */
+#define POOL_MAX   64
+#define HEAD_MAX   (16u << 10) /* a response head larger than this is not S3's */
+#define CONNECT_MS 10000       /* as curl's CONNECTTIMEOUT in loop.c */
+#define STALL_MS   60000       /* as curl's LOW_SPEED_TIME in loop.c */
+#define WATCH_MS   1000
+/* body bytes sent per wake-up; then poll again, for an early answer and for the others */
+#define SEND_TURN_MAX (1u << 20)
 
 enum { ST_CONNECT, ST_HEAD_OUT, ST_BODY_OUT, ST_HEAD_IN, ST_BODY_IN };
 
@@ -120,6 +121,7 @@ static void finish(struct raw_xfer *x, CURLcode rc)
 {
     loop_fd_del(x->loop, &x->w);
     loop_timer_cancel(x->loop, &x->timer);
+    loop_timer_cancel(x->loop, &x->kick);
     if (rc == CURLE_OK && x->keep && !x->to_close)
         pool_give(x->pool, x->w.fd);
     else
@@ -181,7 +183,8 @@ static int send_out(struct raw_xfer *x, CURLcode *rc)
         if (x->head_off == x->head_len)
             x->state = x->body_len ? ST_BODY_OUT : ST_HEAD_IN;
     }
-    while (x->state == ST_BODY_OUT) {
+    size_t turn = 0;
+    while (x->state == ST_BODY_OUT && turn < SEND_TURN_MAX) {
         const char *p = NULL;
         size_t k = x->ops->body_span(x->ud, &p);
         if (k == RAW_SPAN_ABORT) {
@@ -194,8 +197,8 @@ static int send_out(struct raw_xfer *x, CURLcode *rc)
         }
         if (k > x->body_len - x->body_off)
             k = (size_t) (x->body_len - x->body_off);
-        if (k > SEND_PIECE_MAX)
-            k = SEND_PIECE_MAX;
+        if (k > SEND_TURN_MAX - turn)
+            k = SEND_TURN_MAX - turn;
         ssize_t n = send(x->w.fd, p, k, MSG_NOSIGNAL);
         if (n < 0) {
             if (io_err(errno) == 0)
@@ -205,6 +208,7 @@ static int send_out(struct raw_xfer *x, CURLcode *rc)
         }
         x->last_ms = loop_now_ms();
         x->body_off += (uint64_t) n;
+        turn += (size_t) n;
         x->ops->body_took(x->ud, (size_t) n);
         if (x->body_off == x->body_len) {
             x->state = ST_HEAD_IN;
@@ -217,38 +221,6 @@ static int send_out(struct raw_xfer *x, CURLcode *rc)
 static bool status_has_body(const struct raw_xfer *x)
 {
     return !x->head_only && x->status != 204 && x->status != 304;
-}
-
-/* the body bytes that came with the head */
-static int body_bytes(struct raw_xfer *x, const char *buf, size_t n, CURLcode *rc)
-{
-    bool to_sink = x->sink && x->status >= 200 && x->status < 300;
-    while (n > 0) {
-        if (!to_sink) {
-            if (x->ops->data(x->ud, buf, n) < 0) {
-                *rc = CURLE_WRITE_ERROR;
-                return -1;
-            }
-            x->rbody += n;
-            return 0;
-        }
-        char *p = NULL;
-        size_t k = x->ops->sink_span(x->ud, &p);
-        if (k == RAW_SPAN_ABORT || k == 0) {
-            /* a head's leftovers are at most a few KiB: a sink without that
-             * much room is not one this path serves */
-            *rc = CURLE_WRITE_ERROR;
-            return -1;
-        }
-        if (k > n)
-            k = n;
-        memcpy(p, buf, k);
-        x->ops->sink_put(x->ud, k);
-        x->rbody += k;
-        buf += k;
-        n -= k;
-    }
-    return 0;
 }
 
 static int parse_head(struct raw_xfer *x, size_t head_end, CURLcode *rc)
@@ -356,13 +328,40 @@ static int recv_in(struct raw_xfer *x, CURLcode *rc)
             *rc = CURLE_WEIRD_SERVER_REPLY;
             return -1;
         }
-        if (extra && body_bytes(x, x->hbuf + head_end, extra, rc) < 0)
-            return -1;
+        /* body bytes that came with the head: delivered first, below */
+        x->lo_off = head_end;
+        x->lo_len = extra;
     }
     bool to_sink = x->sink && x->status >= 200 && x->status < 300;
     while (x->state == ST_BODY_IN) {
         if (x->have_clen && x->rbody == x->clen)
             return 1;
+        if (x->lo_len > 0) {
+            char *p = NULL;
+            size_t k = x->lo_len;
+            if (to_sink) {
+                k = x->ops->sink_span(x->ud, &p);
+                if (k == RAW_SPAN_ABORT) {
+                    *rc = CURLE_WRITE_ERROR;
+                    return -1;
+                }
+                if (k == 0) {
+                    x->paused_in = true;
+                    return 0;
+                }
+                if (k > x->lo_len)
+                    k = x->lo_len;
+                memcpy(p, x->hbuf + x->lo_off, k);
+                x->ops->sink_put(x->ud, k);
+            } else if (x->ops->data(x->ud, x->hbuf + x->lo_off, k) < 0) {
+                *rc = CURLE_WRITE_ERROR;
+                return -1;
+            }
+            x->rbody += k;
+            x->lo_off += k;
+            x->lo_len -= k;
+            continue;
+        }
         char *p = x->hbuf;
         size_t k = HEAD_MAX;
         if (to_sink) {
@@ -453,6 +452,7 @@ int raw_start(struct raw_xfer *x)
     x->hlen = 0;
     x->status = 0;
     x->clen = x->rbody = 0;
+    x->lo_off = x->lo_len = 0;
     x->have_clen = x->chunked = x->to_close = false;
     x->keep = x->paused_in = x->paused_out = false;
     x->hbuf = malloc(HEAD_MAX);
@@ -485,12 +485,23 @@ int raw_start(struct raw_xfer *x)
     return 0;
 }
 
+static void kick(void *ud)
+{
+    struct raw_xfer *x = ud;
+    if (!x->paused_in) /* paused again meanwhile: the next unpause kicks */
+        on_event(&x->w, 0);
+}
+
 void raw_unpause(struct raw_xfer *x)
 {
     if (!x->active)
         return;
     x->paused_in = x->paused_out = false;
     set_events(x);
+    /* bytes that came with the head wait in our buffer, not in the socket:
+     * no poll would say so */
+    if (x->lo_len > 0)
+        loop_timer_arm(x->loop, &x->kick, 0, kick, x);
 }
 
 void raw_abort(struct raw_xfer *x)
@@ -499,6 +510,7 @@ void raw_abort(struct raw_xfer *x)
         return;
     loop_fd_del(x->loop, &x->w);
     loop_timer_cancel(x->loop, &x->timer);
+    loop_timer_cancel(x->loop, &x->kick);
     close(x->w.fd);
     x->w.fd = -1;
     free(x->hbuf);

@@ -60,11 +60,12 @@ struct raw_xfer {
 
     /* internal */
     struct loop_fd w;
-    struct loop_timer timer;
+    struct loop_timer timer, kick;
     int state;
     bool active, reused, keep, paused_in, paused_out, chunked, to_close;
     char *hbuf;
     size_t hlen;
+    size_t lo_off, lo_len; /* body bytes read with the head, in hbuf, not delivered yet */
     size_t head_off;
     uint64_t body_off;
     long status;
