@@ -104,7 +104,7 @@ def main():
     print()
     print("Ratios (medians):")
     for ds in ("large", "small"):
-        for me in ("rgw2cloud", "rgw2cloud-lowmem", "rgw2cloud-single"):
+        for me in ("rgw2cloud", "rgw2cloud-lowmem", "rgw2cloud-single", "rgw2cloud-curl"):
             if not get(ds, me):
                 continue
             for other in ("rclone-tuned", "rclone-multipart", "rclone-default", "raw-curl"):

@@ -31,7 +31,7 @@ PY=python3
 
 RUNS=${BENCH_RUNS:-3}
 DATASETS=${BENCH_DATASETS:-"large small"}
-TOOLS_LARGE=${BENCH_TOOLS_LARGE:-"rgw2cloud rgw2cloud-lowmem rgw2cloud-single rclone-default rclone-tuned rclone-multipart raw-curl"}
+TOOLS_LARGE=${BENCH_TOOLS_LARGE:-"rgw2cloud rgw2cloud-lowmem rgw2cloud-single rgw2cloud-curl rclone-default rclone-tuned rclone-multipart raw-curl"}
 TOOLS_SMALL=${BENCH_TOOLS_SMALL:-"rgw2cloud rclone-default rclone-tuned raw-curl"}
 CONC=${BENCH_CONCURRENCY:-32}
 PARTC=${BENCH_PART_CONCURRENCY:-8}
@@ -248,7 +248,7 @@ tool_cmd() {  # tool dataset dstbucket runtag
   local tool=$1 ds=$2 dst=$3 tag=$4
   CMD=()
   case $tool in
-    rgw2cloud | rgw2cloud-lowmem | rgw2cloud-single)
+    rgw2cloud | rgw2cloud-lowmem | rgw2cloud-single | rgw2cloud-curl)
       local inflight=$INFLIGHT threshold=16M
       [ "$tool" = rgw2cloud-lowmem ] && inflight=$LOWMEM_INFLIGHT
       # -single: LARGE as streamed single PUTs (Content-MD5 = the source ETag), as
@@ -256,6 +256,9 @@ tool_cmd() {  # tool dataset dstbucket runtag
       [ "$tool" = rgw2cloud-single ] && threshold=1G
       r2c_config "$WORK/$tag.json" "$ds" "$dst" "$inflight" "$WORK/$tag.db" "$threshold"
       CMD=("$BIN" sync -c "$WORK/$tag.json" --once)
+      # -curl: the same multipart run with every body through curl, as on an
+      # https endpoint (not a goal: what the plain-http data path saves)
+      [ "$tool" = rgw2cloud-curl ] && CMD=(env RGW2CLOUD_CURL_ONLY=1 "${CMD[@]}")
       ;;
     rclone-*)
       local from to

@@ -18,6 +18,7 @@
 #define HEAD_MAX   (16u << 10) /* a response head larger than this is not S3's */
 #define CONNECT_MS 10000       /* as curl's CONNECTTIMEOUT in loop.c */
 #define STALL_MS   60000       /* as curl's LOW_SPEED_TIME in loop.c */
+#define RESOLVE_MS 60000
 #define WATCH_MS   1000
 /* body bytes sent per wake-up; then poll again, for an early answer and for the others */
 #define SEND_TURN_MAX (1u << 20)
@@ -29,6 +30,7 @@ struct raw_pool {
     char *port;
     struct sockaddr_storage addr;
     socklen_t addrlen; /* 0 until resolved */
+    long long resolved_ms;
     int idle[POOL_MAX];
     int nidle;
 };
@@ -90,7 +92,8 @@ static void pool_give(struct raw_pool *p, int fd)
 
 static int pool_connect(struct raw_pool *p, int *out)
 {
-    if (p->addrlen == 0) {
+    /* resolved again after a minute, as curl's DNS cache does */
+    if (p->addrlen == 0 || loop_now_ms() - p->resolved_ms > RESOLVE_MS) {
         struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai = NULL;
         int g = getaddrinfo(p->host, p->port, &hints, &ai);
         if (g != 0 || !ai) {
@@ -99,6 +102,7 @@ static int pool_connect(struct raw_pool *p, int *out)
         }
         memcpy(&p->addr, ai->ai_addr, ai->ai_addrlen);
         p->addrlen = ai->ai_addrlen;
+        p->resolved_ms = loop_now_ms();
         freeaddrinfo(ai);
     }
     int fd = socket(p->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);

@@ -90,6 +90,24 @@ static void rate_resume(void *ud)
 
 /* ---------------------------------------------------------------- client */
 
+static bool env_set(const char *name)
+{
+    const char *v = getenv(name);
+    return v && *v;
+}
+
+/* Span bodies go on our own sockets (raw.h) where curl would do no more than
+ * plain HTTP/1.1 to the endpoint's own address: no TLS, no proxy from the
+ * environment (curl honours it), path-style (a virtual host's name may
+ * resolve elsewhere). RGW2CLOUD_CURL_ONLY=1 keeps every body on curl. */
+static bool raw_suits(const struct s3_client *c)
+{
+    const char *curl_only = getenv("RGW2CLOUD_CURL_ONLY");
+    return strcmp(c->scheme, "http") == 0 && !c->virtual_host &&
+           !(curl_only && strcmp(curl_only, "1") == 0) && !env_set("http_proxy") &&
+           !env_set("HTTP_PROXY") && !env_set("all_proxy") && !env_set("ALL_PROXY");
+}
+
 int s3_client_new(struct s3_client **out, struct loop *loop, const struct s3_endpoint *ep)
 {
     const char *url = ep->url ? ep->url : "";
@@ -126,10 +144,7 @@ int s3_client_new(struct s3_client **out, struct loop *loop, const struct s3_end
         s3_client_free(c);
         return -EINVAL;
     }
-    /* RGW2CLOUD_CURL_ONLY=1: every body through curl (to compare the two) */
-    const char *curl_only = getenv("RGW2CLOUD_CURL_ONLY");
-    if (strcmp(c->scheme, "http") == 0 && !(curl_only && strcmp(curl_only, "1") == 0) &&
-        raw_pool_new(&c->raw, c->host) < 0) {
+    if (raw_suits(c) && raw_pool_new(&c->raw, c->host) < 0) {
         s3_client_free(c);
         return -ENOMEM;
     }

@@ -3,7 +3,7 @@
  * from them with Content-Length; connections are kept and reused, and not reused after an
  * answer that cut the exchange short; errors come as curl's would (status, error document,
  * retryable); a paused body goes on after s3_call_unpause(). RGW2CLOUD_CURL_ONLY=1 puts the
- * same calls on curl.
+ * same calls on curl, and so does a proxy in the environment (curl's business).
  *
  * An in-process HTTP/1.1 server on 127.0.0.1:0 answers each request by the test's script and
  * keeps what it received. */
@@ -520,6 +520,41 @@ static void test_raw__curl_only_sends_the_same_calls_through_curl(void)
     server_free(&f.sv);
 }
 
+static void test_raw__a_proxy_from_the_environment_keeps_curl(void)
+{
+    static const char body[] = "0123456789";
+    struct script req[] = {{ANSWER, "HTTP/1.1 206 Partial Content", body, 10}};
+    struct fixture f;
+    memset(&f, 0, sizeof(f));
+    memcpy(f.sv.req, req, sizeof(req));
+    f.sv.nreq = 1;
+    server_start(&f.sv);
+    /* the test server is its own proxy: curl's request names the origin */
+    char proxy[64];
+    (void) snprintf(proxy, sizeof(proxy), "http://127.0.0.1:%d", f.sv.port);
+    setenv("http_proxy", proxy, 1);
+    unsetenv("no_proxy");
+    unsetenv("NO_PROXY");
+    (void) loop_new(&f.loop, NULL);
+    struct s3_endpoint ep = {.url = "http://127.0.0.2:9", .access_key = "AK", .secret = "SK"};
+    CHECK_INT(s3_client_new(&f.c, f.loop, &ep), 0);
+    s3_client_set_retries(f.c, 0);
+    struct s3_call call;
+    struct buf b;
+    buf_init(&b, &f, &call, 10);
+    s3_call_init(&call);
+    (void) s3_get_object_prepare(&call, "b", "k", 0, 9, NULL, curl_write, &b);
+    s3_call_spans(&call, sink_span, NULL, sink_commit, &b);
+    CHECK_INT(s3_call_run(f.c, &call), 0);
+    unsetenv("http_proxy");
+    CHECK_INT(b.len, 10);
+    s3_call_finish(&call);
+    free(b.p);
+    fixture_stop(&f);
+    CHECK(strncmp(f.sv.got_head[0], "GET http://127.0.0.2:9/b/k HTTP/1.1\r\n", 37) == 0);
+    server_free(&f.sv);
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -529,6 +564,7 @@ int main(void)
     RUN(test_raw__errors_come_as_curls_do);
     RUN(test_raw__a_connection_the_server_closed_is_not_reused);
     RUN(test_raw__curl_only_sends_the_same_calls_through_curl);
+    RUN(test_raw__a_proxy_from_the_environment_keeps_curl);
     curl_global_cleanup();
     return t_done();
 }
