@@ -258,7 +258,7 @@ tool_cmd() {  # tool dataset dstbucket runtag
       CMD=("$BIN" sync -c "$WORK/$tag.json" --once)
       # -curl: the same multipart run with every body through curl, as on an
       # https endpoint (not a goal: what the plain-http data path saves)
-      [ "$tool" = rgw2cloud-curl ] && CMD=(env RGW2CLOUD_CURL_ONLY=1 "${CMD[@]}")
+      if [ "$tool" = rgw2cloud-curl ]; then CMD=(env RGW2CLOUD_CURL_ONLY=1 "${CMD[@]}"); fi
       ;;
     rclone-*)
       local from to
