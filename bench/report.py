@@ -29,6 +29,9 @@ def main():
     inflight = {"rgw2cloud": size(a.max_inflight), "rgw2cloud-lowmem": size(a.lowmem_inflight)}
 
     rows = list(csv.DictReader(open(a.results), delimiter="\t"))
+    # run 0 is the warm-up copy of each dataset: shown, never counted
+    warm = [r for r in rows if r["run"] == "0"]
+    rows = [r for r in rows if r["run"] != "0"]
     order, by = [], {}
     for r in rows:
         k = (r["dataset"], r["tool"])
@@ -81,6 +84,9 @@ def main():
         for r in stats[k]["failed"]:
             print(f"FAILED: {k[0]} {k[1]} run {r['run']}: {r['status']} "
                   f"({r['objects']} of {r['exp_objects']} objects, {r['bytes']} of {r['exp_bytes']} bytes)")
+    for r in warm:
+        print(f"warm-up (not counted): {r['dataset']} {r['tool']}: {r['status']}, wall {r['wall_s']} s, "
+              f"servers' CPU {r.get('labs_cpu_s') or '?'} s")
     print("servers' CPU: both labs' radosgw+osd+mon during the run; others' CPU: the rest of the "
           "machine (other people's jobs = noise), both in CPU seconds")
     for k in order:

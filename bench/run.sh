@@ -366,6 +366,10 @@ for ds in $DATASETS; do
   if [ "$ds" = large ]; then tools=$TOOLS_LARGE; else tools=$TOOLS_SMALL; fi
   say "dataset $ds: $RUNS rounds of: $tools"
   read -r -a tl <<<"$tools"
+  # one untimed copy first (run 0, not counted): the first copy after the
+  # load pays the labs' warm-up (caches, first connections, the OSD settling)
+  say "warm-up: ${tl[0]} once, not counted"
+  run_one "$ds" "${tl[0]}" 0
   for ((r = 1; r <= RUNS; r++)); do
     # rotated by one each round: no tool always runs first (after the
     # previous round's bucket removal) or always after the same one
