@@ -1,6 +1,7 @@
 #include "s3.h"
 
 #include "err.h"
+#include "log.h"
 #include "strbuf.h"
 #include "http/sigv4.h"
 #include "http/status.h"
@@ -27,6 +28,7 @@ struct s3_client {
     int retries;
     struct s3_rate *rate; /* borrowed; NULL: bodies go out unlimited */
     struct raw_pool *raw; /* plain http: connections for span bodies (raw.h); else NULL */
+    bool raw_off;         /* the endpoint answered what raw.c does not read: curl from now on */
 };
 
 #define RATE_PIECE 16384.0 /* bytes: the least burst, and what a paused body waits for */
@@ -598,6 +600,14 @@ static void raw_done(void *ud, CURLcode rc, long status)
 {
     struct s3_call *call = ud;
     call->status = status;
+    if (rc == CURLE_WEIRD_SERVER_REPLY && !call->client->raw_off) {
+        /* chunked, an odd head: curl reads every HTTP/1.1 answer; the call
+         * fails retryable and its next send goes through curl */
+        call->client->raw_off = true;
+        log_warn("s3=%s msg=\"an answer the plain-http data path does not read (HTTP %ld): "
+                 "bodies go through curl from now on\"",
+                 call->client->host, status);
+    }
     call_complete(call, rc);
 }
 
@@ -785,7 +795,7 @@ int s3_call_start(struct s3_client *c, struct s3_call *call, s3_done_fn done, vo
         return r;
     /* span bodies on plain http go on our own sockets (raw.h); a rate limit
      * paces curl's reads, so a limited client stays on curl */
-    if (c->raw && !(c->rate && c->rate->per_ms > 0) && call->span_commit &&
+    if (c->raw && !c->raw_off && !(c->rate && c->rate->per_ms > 0) && call->span_commit &&
         ((call->sink_span && !call->read && !call->body && strcmp(call->method, "GET") == 0) ||
          (call->source_span && call->read && strcmp(call->method, "PUT") == 0)))
         return call_start_raw(c, call);

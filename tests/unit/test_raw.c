@@ -520,6 +520,36 @@ static void test_raw__curl_only_sends_the_same_calls_through_curl(void)
     server_free(&f.sv);
 }
 
+static void test_raw__an_answer_it_does_not_read_sends_the_client_to_curl(void)
+{
+    static const char body[] = "0123456789";
+    struct script req[] = {
+        {ANSWER_CLOSE, "HTTP/1.1 206 Partial Content\r\nTransfer-Encoding: chunked", "", 0},
+        {ANSWER, "HTTP/1.1 206 Partial Content", body, 10},
+    };
+    struct fixture f;
+    fixture_start(&f, req, 2);
+    struct s3_call call;
+    struct buf b;
+    buf_init(&b, &f, &call, 10);
+    CHECK(get_spans(&f, &call, &b) < 0); /* failed, and may be sent again */
+    CHECK(call.retryable);
+    s3_call_finish(&call);
+    free(b.p);
+    buf_init(&b, &f, &call, 10);
+    s3_call_init(&call);
+    (void) s3_get_object_prepare(&call, "b", "k", 0, 9, NULL, curl_write, &b);
+    s3_call_spans(&call, sink_span, NULL, sink_commit, &b);
+    CHECK_INT(s3_call_run(f.c, &call), 0);
+    CHECK_INT(b.len, 10);
+    s3_call_finish(&call);
+    free(b.p);
+    fixture_stop(&f);
+    CHECK(strcasestr(f.sv.got_head[0], "\r\nAccept:") == NULL);
+    CHECK(strcasestr(f.sv.got_head[1], "\r\nAccept: */*\r\n") != NULL); /* curl's */
+    server_free(&f.sv);
+}
+
 static void test_raw__a_proxy_from_the_environment_keeps_curl(void)
 {
     static const char body[] = "0123456789";
@@ -565,6 +595,7 @@ int main(void)
     RUN(test_raw__a_connection_the_server_closed_is_not_reused);
     RUN(test_raw__curl_only_sends_the_same_calls_through_curl);
     RUN(test_raw__a_proxy_from_the_environment_keeps_curl);
+    RUN(test_raw__an_answer_it_does_not_read_sends_the_client_to_curl);
     curl_global_cleanup();
     return t_done();
 }
