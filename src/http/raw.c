@@ -1,6 +1,7 @@
 #include "http/raw.h"
 
 #include "err.h"
+#include "log.h"
 
 #include <errno.h>
 #include <netdb.h>
@@ -24,6 +25,15 @@
 #define SEND_TURN_MAX (1u << 20)
 
 enum { ST_CONNECT, ST_HEAD_OUT, ST_BODY_OUT, ST_HEAD_IN, ST_BODY_IN };
+
+static const char *const state_names[] = {"connect", "head-out", "body-out", "head-in", "body-in"};
+
+/* every change of an exchange's state goes through here */
+static void raw_state(struct raw_xfer *x, int st)
+{
+    log_debug("http=raw fd=%d from=%s to=%s", x->w.fd, state_names[x->state], state_names[st]);
+    x->state = st;
+}
 
 struct raw_pool {
     char *host;
@@ -185,7 +195,7 @@ static int send_out(struct raw_xfer *x, CURLcode *rc)
         x->last_ms = loop_now_ms();
         x->head_off += (size_t) n;
         if (x->head_off == x->head_len)
-            x->state = x->body_len ? ST_BODY_OUT : ST_HEAD_IN;
+            raw_state(x, x->body_len ? ST_BODY_OUT : ST_HEAD_IN);
     }
     size_t turn = 0;
     while (x->state == ST_BODY_OUT && turn < SEND_TURN_MAX) {
@@ -215,7 +225,7 @@ static int send_out(struct raw_xfer *x, CURLcode *rc)
         turn += (size_t) n;
         x->ops->body_took(x->ud, (size_t) n);
         if (x->body_off == x->body_len) {
-            x->state = ST_HEAD_IN;
+            raw_state(x, ST_HEAD_IN);
             x->keep = true;
         }
     }
@@ -321,7 +331,7 @@ static int recv_in(struct raw_xfer *x, CURLcode *rc)
             x->hlen -= head_end;
             continue;
         }
-        x->state = ST_BODY_IN;
+        raw_state(x, ST_BODY_IN);
         x->rbody = 0;
         if (!status_has_body(x))
             x->have_clen = true, x->clen = 0;
@@ -417,12 +427,12 @@ static void on_event(struct loop_fd *w, short revents)
             finish(x, CURLE_COULDNT_CONNECT);
             return;
         }
-        x->state = ST_HEAD_OUT;
+        raw_state(x, ST_HEAD_OUT);
     }
     if (x->state == ST_BODY_OUT && (revents & (POLLIN | POLLHUP | POLLERR))) {
         /* the server answers before the body is in: an error; the rest of
          * the body is not sent and the connection is not kept */
-        x->state = ST_HEAD_IN;
+        raw_state(x, ST_HEAD_IN);
         x->paused_out = false;
         x->keep = false;
     }
@@ -450,7 +460,6 @@ static void on_event(struct loop_fd *w, short revents)
 
 int raw_start(struct raw_xfer *x)
 {
-    x->state = ST_HEAD_OUT;
     x->head_off = 0;
     x->body_off = 0;
     x->hlen = 0;
@@ -471,8 +480,10 @@ int raw_start(struct raw_xfer *x)
             x->hbuf = NULL;
             return r;
         }
-        x->state = ST_CONNECT;
     }
+    /* the first state: on a kept connection the request goes out at once */
+    x->state = x->reused ? ST_HEAD_OUT : ST_CONNECT;
+    log_debug("http=raw fd=%d state=%s", fd, state_names[x->state]);
     x->w.fd = fd;
     x->w.fn = on_event;
     x->w.slot = -1;
