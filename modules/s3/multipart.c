@@ -660,6 +660,14 @@ static void part_got(struct part_job *j, const char *buf, size_t len);
 static void part_sent(struct part_job *j, size_t n);
 static void get_wake(struct part_job *j);
 
+/* The GET waits for room in the ring; get_wake() lets it go on. */
+static void get_pause(struct part_job *j)
+{
+    j->get_paused = true;
+    if (j->hashing && j->hashed < j->sent)
+        hasher_kick(j->m->env.hasher); /* hashing holds the ring */
+}
+
 /* The ranged GET's bytes into the ring; the GET pauses while it is full. */
 static size_t part_sink(void *ud, const char *buf, size_t len)
 {
@@ -667,9 +675,7 @@ static size_t part_sink(void *ud, const char *buf, size_t len)
     if (j->got + len > j->len)
         return 0; /* more than the range: abort, the source is not what we planned */
     if (j->got + len - ring_low(j) > j->cap) {
-        j->get_paused = true; /* curl hands the same bytes again on unpause */
-        if (j->hashing && j->hashed < j->sent)
-            hasher_kick(j->m->env.hasher); /* hashing holds the ring */
+        get_pause(j); /* curl hands the same bytes again on unpause */
         return S3_WRITE_PAUSE;
     }
     size_t off = (size_t) (j->got % j->cap);
@@ -690,9 +696,7 @@ static size_t part_sink_span(void *ud, char **p)
     uint64_t room = j->cap - (j->got - ring_low(j));
     uint64_t left = j->len - j->got;
     if (room < RING_WAKE && room < left) {
-        j->get_paused = true;
-        if (j->hashing && j->hashed < j->sent)
-            hasher_kick(j->m->env.hasher); /* hashing holds the ring */
+        get_pause(j);
         return 0;
     }
     size_t off = (size_t) (j->got % j->cap);
@@ -738,23 +742,6 @@ static void get_wake(struct part_job *j)
     }
 }
 
-/* UploadPart's body: the ring's bytes as the GET wrote them. */
-static size_t part_source(void *ud, char *buf, size_t max)
-{
-    struct part_job *j = ud;
-    if (j->sent == j->got) {
-        j->put_paused = true;
-        return S3_READ_PAUSE;
-    }
-    const unsigned char *at;
-    size_t n = ring_piece(j, j->sent, j->got, &at);
-    if (n > max)
-        n = max;
-    memcpy(buf, at, n);
-    part_sent(j, n);
-    return n;
-}
-
 /* UploadPart's next bytes in the ring, for send() itself (plain http) */
 static size_t part_source_span(void *ud, const char **p)
 {
@@ -772,6 +759,20 @@ static size_t part_source_span(void *ud, const char **p)
 static void part_source_commit(void *ud, size_t n)
 {
     part_sent(ud, n);
+}
+
+/* UploadPart's body through curl: the same bytes, copied. */
+static size_t part_source(void *ud, char *buf, size_t max)
+{
+    const char *at;
+    size_t n = part_source_span(ud, &at);
+    if (n == 0)
+        return S3_READ_PAUSE;
+    if (n > max)
+        n = max;
+    memcpy(buf, at, n);
+    part_sent(ud, n);
+    return n;
 }
 
 static void part_sent(struct part_job *j, size_t n)

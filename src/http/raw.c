@@ -136,7 +136,8 @@ static void finish(struct raw_xfer *x, CURLcode rc)
     loop_fd_del(x->loop, &x->w);
     loop_timer_cancel(x->loop, &x->timer);
     loop_timer_cancel(x->loop, &x->kick);
-    if (rc == CURLE_OK && x->keep && !x->to_close)
+    /* kept when the request went out whole and the answer did not say close */
+    if (rc == CURLE_OK && x->body_off == x->body_len && !x->to_close)
         pool_give(x->pool, x->w.fd);
     else
         close(x->w.fd);
@@ -224,17 +225,15 @@ static int send_out(struct raw_xfer *x, CURLcode *rc)
         x->body_off += (uint64_t) n;
         turn += (size_t) n;
         x->ops->body_took(x->ud, (size_t) n);
-        if (x->body_off == x->body_len) {
+        if (x->body_off == x->body_len)
             raw_state(x, ST_HEAD_IN);
-            x->keep = true;
-        }
     }
     return 0;
 }
 
 static bool status_has_body(const struct raw_xfer *x)
 {
-    return !x->head_only && x->status != 204 && x->status != 304;
+    return x->status != 204 && x->status != 304;
 }
 
 static int parse_head(struct raw_xfer *x, size_t head_end, CURLcode *rc)
@@ -244,7 +243,8 @@ static int parse_head(struct raw_xfer *x, size_t head_end, CURLcode *rc)
     bool first = true;
     bool http10 = false;
     x->status = 0;
-    x->have_clen = x->chunked = false;
+    bool chunked = false;
+    x->have_clen = false;
     while (line < end) {
         char *eol = memchr(line, '\n', (size_t) (end - line));
         if (!eol)
@@ -271,7 +271,7 @@ static int parse_head(struct raw_xfer *x, size_t head_end, CURLcode *rc)
             x->clen = v;
             x->have_clen = true;
         } else if (len > 18 && strncasecmp(line, "transfer-encoding:", 18) == 0) {
-            x->chunked = true;
+            chunked = true;
         } else if (len > 11 && strncasecmp(line, "connection:", 11) == 0) {
             const char *v = line + 11;
             while (*v == ' ')
@@ -287,10 +287,42 @@ static int parse_head(struct raw_xfer *x, size_t head_end, CURLcode *rc)
     }
     if (http10)
         x->to_close = true;
-    if (x->chunked && status_has_body(x)) {
+    if (chunked && status_has_body(x)) {
         /* S3 servers frame object bodies and errors by length; a chunked
          * answer goes to curl's path the next time (the caller retries) */
         *rc = CURLE_WEIRD_SERVER_REPLY;
+        return -1;
+    }
+    return 0;
+}
+
+/* Room for the body at *p: its size; 0 when the sink pauses (then the socket
+ * is not polled until raw_unpause); RAW_SPAN_ABORT with *rc set. A body that
+ * is not a 2xx's with a sink goes to data(), through our buffer. */
+static size_t body_room(struct raw_xfer *x, bool to_sink, char **p, CURLcode *rc)
+{
+    if (!to_sink) {
+        *p = x->hbuf;
+        return HEAD_MAX;
+    }
+    size_t k = x->ops->sink_span(x->ud, p);
+    if (k == RAW_SPAN_ABORT)
+        *rc = CURLE_WRITE_ERROR;
+    else if (k == 0)
+        x->paused_in = true;
+    return k;
+}
+
+/* n body bytes are at p (room from body_room, or our buffer): hand them on */
+static int body_got(struct raw_xfer *x, bool to_sink, const char *p, size_t n, CURLcode *rc)
+{
+    x->rbody += n;
+    if (to_sink) {
+        x->ops->sink_put(x->ud, n);
+        return 0;
+    }
+    if (x->ops->data(x->ud, p, n) < 0) {
+        *rc = CURLE_WRITE_ERROR;
         return -1;
     }
     return 0;
@@ -333,9 +365,10 @@ static int recv_in(struct raw_xfer *x, CURLcode *rc)
         }
         raw_state(x, ST_BODY_IN);
         x->rbody = 0;
-        if (!status_has_body(x))
-            x->have_clen = true, x->clen = 0;
-        else if (!x->have_clen)
+        if (!status_has_body(x)) {
+            x->have_clen = true;
+            x->clen = 0;
+        } else if (!x->have_clen)
             x->to_close = true; /* the body ends with the connection */
         size_t extra = x->hlen - head_end;
         if (x->have_clen && extra > x->clen) {
@@ -350,44 +383,22 @@ static int recv_in(struct raw_xfer *x, CURLcode *rc)
     while (x->state == ST_BODY_IN) {
         if (x->have_clen && x->rbody == x->clen)
             return 1;
-        if (x->lo_len > 0) {
-            char *p = NULL;
-            size_t k = x->lo_len;
-            if (to_sink) {
-                k = x->ops->sink_span(x->ud, &p);
-                if (k == RAW_SPAN_ABORT) {
-                    *rc = CURLE_WRITE_ERROR;
-                    return -1;
-                }
-                if (k == 0) {
-                    x->paused_in = true;
-                    return 0;
-                }
-                if (k > x->lo_len)
-                    k = x->lo_len;
-                memcpy(p, x->hbuf + x->lo_off, k);
-                x->ops->sink_put(x->ud, k);
-            } else if (x->ops->data(x->ud, x->hbuf + x->lo_off, k) < 0) {
-                *rc = CURLE_WRITE_ERROR;
-                return -1;
-            }
-            x->rbody += k;
+        char *p = NULL;
+        size_t k = body_room(x, to_sink, &p, rc);
+        if (k == RAW_SPAN_ABORT)
+            return -1;
+        if (k == 0)
+            return 0;
+        if (x->lo_len > 0) { /* bytes that came with the head first */
+            if (k > x->lo_len)
+                k = x->lo_len;
+            if (p != x->hbuf + x->lo_off)
+                memmove(p, x->hbuf + x->lo_off, k);
             x->lo_off += k;
             x->lo_len -= k;
-            continue;
-        }
-        char *p = x->hbuf;
-        size_t k = HEAD_MAX;
-        if (to_sink) {
-            k = x->ops->sink_span(x->ud, &p);
-            if (k == RAW_SPAN_ABORT) {
-                *rc = CURLE_WRITE_ERROR;
+            if (body_got(x, to_sink, p, k, rc) < 0)
                 return -1;
-            }
-            if (k == 0) {
-                x->paused_in = true;
-                return 0;
-            }
+            continue;
         }
         if (x->have_clen && k > x->clen - x->rbody)
             k = (size_t) (x->clen - x->rbody);
@@ -405,13 +416,8 @@ static int recv_in(struct raw_xfer *x, CURLcode *rc)
             return -1;
         }
         x->last_ms = loop_now_ms();
-        x->rbody += (uint64_t) n;
-        if (to_sink)
-            x->ops->sink_put(x->ud, (size_t) n);
-        else if (x->ops->data(x->ud, p, (size_t) n) < 0) {
-            *rc = CURLE_WRITE_ERROR;
+        if (body_got(x, to_sink, p, (size_t) n, rc) < 0)
             return -1;
-        }
     }
     return 0;
 }
@@ -434,7 +440,6 @@ static void on_event(struct loop_fd *w, short revents)
          * the body is not sent and the connection is not kept */
         raw_state(x, ST_HEAD_IN);
         x->paused_out = false;
-        x->keep = false;
     }
     if (x->state == ST_HEAD_OUT || x->state == ST_BODY_OUT) {
         if (send_out(x, &rc) < 0) {
@@ -443,8 +448,6 @@ static void on_event(struct loop_fd *w, short revents)
         }
     }
     if (x->state == ST_HEAD_IN || x->state == ST_BODY_IN) {
-        if (x->body_len == 0)
-            x->keep = true;
         int r = recv_in(x, &rc);
         if (r < 0) {
             finish(x, rc);
@@ -466,14 +469,14 @@ int raw_start(struct raw_xfer *x)
     x->status = 0;
     x->clen = x->rbody = 0;
     x->lo_off = x->lo_len = 0;
-    x->have_clen = x->chunked = x->to_close = false;
-    x->keep = x->paused_in = x->paused_out = false;
+    x->have_clen = x->to_close = false;
+    x->paused_in = x->paused_out = false;
     x->hbuf = malloc(HEAD_MAX);
     if (!x->hbuf)
         return -ENOMEM;
     int fd = pool_take(x->pool);
-    x->reused = fd >= 0;
-    if (fd < 0) {
+    bool reused = fd >= 0;
+    if (!reused) {
         int r = pool_connect(x->pool, &fd);
         if (r < 0) {
             free(x->hbuf);
@@ -482,7 +485,7 @@ int raw_start(struct raw_xfer *x)
         }
     }
     /* the first state: on a kept connection the request goes out at once */
-    x->state = x->reused ? ST_HEAD_OUT : ST_CONNECT;
+    x->state = reused ? ST_HEAD_OUT : ST_CONNECT;
     log_debug("http=raw fd=%d state=%s", fd, state_names[x->state]);
     x->w.fd = fd;
     x->w.fn = on_event;

@@ -56,13 +56,12 @@ struct raw_xfer {
     size_t head_len;
     uint64_t body_len; /* request body bytes, from body_span() */
     bool sink;         /* a 2xx body goes to sink_span() */
-    bool head_only;    /* a HEAD request: the response has no body */
 
     /* internal */
     struct loop_fd w;
     struct loop_timer timer, kick;
     int state;
-    bool active, reused, keep, paused_in, paused_out, chunked, to_close;
+    bool active, paused_in, paused_out, to_close;
     char *hbuf;
     size_t hlen;
     size_t lo_off, lo_len; /* body bytes read with the head, in hbuf, not delivered yet */
