@@ -4,7 +4,9 @@
   report.py RESULTS.tsv [--max-inflight 1G] [--lowmem-inflight 128M]
 
 Medians over the runs that copied everything (status ok); failed runs are
-counted and listed, never timed. MB = 10^6 bytes; RSS in MiB.
+counted and listed, never timed. Runs during which the hypervisor took the
+CPU (status stolen, repeated by run.sh) are listed, neither counted nor timed.
+MB = 10^6 bytes; RSS in MiB.
 """
 import argparse
 import csv
@@ -31,7 +33,8 @@ def main():
     rows = list(csv.DictReader(open(a.results), delimiter="\t"))
     # run 0 is the warm-up copy of each dataset: shown, never counted
     warm = [r for r in rows if r["run"] == "0"]
-    rows = [r for r in rows if r["run"] != "0"]
+    stolen = [r for r in rows if r["run"] != "0" and r["status"] == "stolen"]
+    rows = [r for r in rows if r["run"] != "0" and r["status"] != "stolen"]
     order, by = [], {}
     for r in rows:
         k = (r["dataset"], r["tool"])
@@ -61,6 +64,7 @@ def main():
                 rss=statistics.median(int(r["maxrss_kb"]) * 1024 for r in ok),
                 labs=statistics.median(float(r.get("labs_cpu_s") or 0) for r in ok),
                 foreign=statistics.median(float(r.get("foreign_cpu_s") or 0) for r in ok),
+                steal=statistics.median(float(r.get("steal_s") or 0) for r in ok),
             )
             inits = [float(r["init_s"]) for r in ok if r.get("init_s")]
             if inits:
@@ -69,26 +73,31 @@ def main():
 
     unit = {"large": "MB/s", "small": "obj/s"}
     print("| dataset | tool | ok/runs | median throughput | (all runs) | median wall s "
-          "| median CPU s | CPU ms/object | median peak RSS MiB | servers' CPU s | others' CPU s |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+          "| median CPU s | CPU ms/object | median peak RSS MiB | servers' CPU s | others' CPU s "
+          "| stolen CPU s |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for k in order:
         s = stats[k]
         if not s["ok"]:
-            print(f"| {k[0]} | {k[1]} | 0/{s['runs']} | FAILED | | | | | | | |")
+            print(f"| {k[0]} | {k[1]} | 0/{s['runs']} | FAILED | | | | | | | | |")
             continue
         alls = " ".join(f"{t:.0f}" for t in s["tput_all"])
         print(f"| {k[0]} | {k[1]} | {s['ok']}/{s['runs']} | {s['tput']:.1f} {unit[k[0]]} | {alls} "
               f"| {s['wall']:.2f} | {s['cpu']:.2f} | {s['cpu_obj_ms']:.3f} | {s['rss'] / MiB:.0f} "
-              f"| {s['labs']:.1f} | {s['foreign']:.1f} |")
+              f"| {s['labs']:.1f} | {s['foreign']:.1f} | {s['steal']:.1f} |")
     for k in order:
         for r in stats[k]["failed"]:
             print(f"FAILED: {k[0]} {k[1]} run {r['run']}: {r['status']} "
                   f"({r['objects']} of {r['exp_objects']} objects, {r['bytes']} of {r['exp_bytes']} bytes)")
+    for r in stolen:
+        print(f"repeated (the hypervisor took {r.get('steal_s')} s of CPU in {r['wall_s']} s): "
+              f"{r['dataset']} {r['tool']} run {r['run']}, attempt {r.get('attempt') or 0}")
     for r in warm:
         print(f"warm-up (not counted): {r['dataset']} {r['tool']}: {r['status']}, wall {r['wall_s']} s, "
               f"servers' CPU {r.get('labs_cpu_s') or '?'} s")
     print("servers' CPU: both labs' radosgw+osd+mon during the run; others' CPU: the rest of the "
-          "machine (other people's jobs = noise), both in CPU seconds")
+          "machine (other people's jobs = noise); stolen CPU: time the hypervisor gave to other "
+          "machines while this one wanted to run; all in CPU seconds")
     for k in order:
         if "init" in stats[k]:
             print(f"{k[0]} {k[1]}: median {stats[k]['init']:.2f} s from start to \"full sync started\" "

@@ -435,6 +435,18 @@ static int dl_load(struct sync *s, int shard, struct state_dl_shard *d)
     return d->marker && d->full_marker ? 0 : -ENOMEM;
 }
 
+/* Ends a transaction opened when txn: commits after r == 0, else drops it
+ * (the shards stay where they were, and the step runs again). */
+static int txn_end(struct sync *s, bool txn, int r)
+{
+    if (!txn)
+        return r;
+    if (r == 0)
+        return s->st.ops->txn_commit(s->st.inst);
+    s->st.ops->txn_abort(s->st.inst);
+    return r;
+}
+
 /* init: every shard's current end, recorded before anything is listed:
  * whatever changes during the full sync is in the log after it. */
 static int init_shards(struct sync *s, bool *full_due)
@@ -452,6 +464,8 @@ static int init_shards(struct sync *s, bool *full_due)
     }
     if (r == 0)
         rgw_datalog_info_many(s->src, n, ask, infos, errs);
+    /* one transaction: one sync of the state, not one per shard */
+    bool txn = r == 0 && (r = s->st.ops->txn_begin(s->st.inst)) == 0;
     for (int i = 0; r == 0 && i < n; i++) {
         if (ask[i]) {
             if ((r = errs[i]) < 0)
@@ -466,6 +480,7 @@ static int init_shards(struct sync *s, bool *full_due)
         if (r == 0 && d[i].phase == STATE_DL_FULL)
             *full_due = true;
     }
+    r = txn_end(s, txn, r);
     for (int i = 0; i < n; i++) {
         if (d)
             state_dl_shard_finish(&d[i]);
@@ -564,6 +579,7 @@ static int full_sync_all(struct sync *s)
         return r;
     /* every bucket shard is incremental or on the retry list: the datalog
      * shards go on from the positions recorded at init */
+    bool txn = (r = s->st.ops->txn_begin(s->st.inst)) == 0;
     for (int i = 0; i < s->num_shards && r == 0; i++) {
         struct state_dl_shard d = {0};
         r = dl_load(s, i, &d);
@@ -576,6 +592,7 @@ static int full_sync_all(struct sync *s)
         }
         state_dl_shard_finish(&d);
     }
+    r = txn_end(s, txn, r);
     if (r == 0)
         log_info("msg=\"full sync done\" buckets=%zu", nbuckets);
     return r;
