@@ -340,6 +340,60 @@ static size_t pipe_put_read(void *ud, char *buf, size_t max)
     return n;
 }
 
+/* The same pipe as spans (plain-http endpoints): the GET recv()s straight
+ * into the ring's free space, the PUT send()s straight from its bytes. */
+static size_t pipe_get_span(void *ud, char **p)
+{
+    struct copy *c = ud;
+    if (c->ring_used == c->ring_cap) {
+        if (c->state == CP_GET_SRC)
+            return S3_SPAN_ABORT; /* more than the listing said, and no PUT drains it */
+        c->get_paused = true;
+        return 0;
+    }
+    size_t tail = (c->ring_head + c->ring_used) % c->ring_cap;
+    size_t room = c->ring_cap - c->ring_used;
+    *p = c->ring + tail;
+    return c->ring_cap - tail < room ? c->ring_cap - tail : room;
+}
+
+static void pipe_get_commit(void *ud, size_t n)
+{
+    struct copy *c = ud;
+    c->ring_used += n;
+    if (c->put_paused) {
+        c->put_paused = false;
+        s3_call_unpause(&c->put);
+    }
+}
+
+static size_t pipe_put_span(void *ud, const char **p)
+{
+    struct copy *c = ud;
+    if (c->ring_used == 0) {
+        if (c->get_done) /* the source ended (or failed) short of the length */
+            return S3_SPAN_ABORT;
+        c->put_paused = true;
+        return 0;
+    }
+    *p = c->ring + c->ring_head;
+    return c->ring_cap - c->ring_head < c->ring_used ? c->ring_cap - c->ring_head : c->ring_used;
+}
+
+static void pipe_put_commit(void *ud, size_t n)
+{
+    struct copy *c = ud;
+    if (c->md5)
+        (void) EVP_DigestUpdate(c->md5, c->ring + c->ring_head, n);
+    c->ring_head = (c->ring_head + n) % c->ring_cap;
+    c->ring_used -= n;
+    c->put_taken += n;
+    if (c->get_paused) {
+        c->get_paused = false;
+        s3_call_unpause(&c->a);
+    }
+}
+
 static void transfer_start(struct copy *c);
 
 static void transfer_retry_cb(void *ud)
@@ -625,6 +679,8 @@ static int source_get_prepare(struct copy *c)
     s3_call_finish(&c->a);
     int r = s3_get_object_prepare(&c->a, c->ev->src_bucket, c->ev->key, 1, 0, c->etag,
                                   pipe_get_write, c);
+    if (r == 0)
+        s3_call_spans(&c->a, pipe_get_span, NULL, pipe_get_commit, c);
     if (r == 0 && c->ev->version_id && *c->ev->version_id && strcmp(c->ev->version_id, "null") != 0)
         r = s3_call_query(&c->a, "versionId", c->ev->version_id);
     return r;
@@ -645,8 +701,10 @@ static void transfer_start(struct copy *c)
     s3_call_finish(&c->put);
     int r = s3_put_object_prepare(&c->put, c->ev->dst_bucket, c->ev->dst_key, pipe_put_read, c,
                                   c->size);
-    if (r == 0)
+    if (r == 0) {
+        s3_call_spans(&c->put, NULL, pipe_put_span, pipe_put_commit, c);
         r = add_put_headers(c);
+    }
     if (r == 0 && c->content_md5[0])
         r = s3_call_header(&c->put, "Content-MD5", c->content_md5);
     if (r < 0) {

@@ -796,8 +796,11 @@ int s3_call_start(struct s3_client *c, struct s3_call *call, s3_done_fn done, vo
      * paces curl's reads, so a limited client stays on curl */
     if (c->raw && !c->raw_off && !(c->rate && c->rate->per_ms > 0) && call->span_commit &&
         ((call->sink_span && !call->read && !call->body && strcmp(call->method, "GET") == 0) ||
-         (call->source_span && call->read && strcmp(call->method, "PUT") == 0)))
+         (call->source_span && call->read && strcmp(call->method, "PUT") == 0))) {
+        log_debug("http=raw method=%s bucket=%s key=\"%s\"", call->method,
+                  call->bucket ? call->bucket : "", call->key ? call->key : "");
         return call_start_raw(c, call);
+    }
     if (!call->xfer.easy && !(call->xfer.easy = loop_easy_get(c->loop)))
         return -ENOMEM;
 

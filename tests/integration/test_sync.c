@@ -815,6 +815,57 @@ static int count_in_file(const char *path, const char *needle)
     return n;
 }
 
+/* Single PUTs on plain-http endpoints: the source GET recv()s into the
+ * copy's ring and the PUT send()s from it (http/raw.c), for an empty object,
+ * one read whole before its PUT (the short way) and one streamed through the
+ * ring; with RGW2CLOUD_CURL_ONLY=1 the same copies go through curl. */
+static void test_sync__single_puts_take_the_plain_http_path(void)
+{
+    const char *scen = "rawput";
+    char b1[64];
+    src_bucket(b1, sizeof(b1), scen, "a");
+    struct expect e1 = {0};
+    CHECK_INT(make_bucket(b1), 0);
+    struct wops w = {0};
+    wops_put(&w, &e1, b1, "empty", 1, 0, NULL);
+    wops_put(&w, &e1, b1, "short", 1, 1000, NULL);
+    wops_put(&w, &e1, b1, "streamed", 1, (600u << 10) + 7, NULL);
+    CHECK_INT(wops_flush(&w, 3), 0);
+
+    char cfg[512], log[512];
+    struct cfgopt o = {.name = scen, .state = "rawput.db"};
+    CHECK_INT(cfg_write(cfg, sizeof(cfg), &o), 0);
+    path_in(log, sizeof(log), &ctx, "rawput.log");
+    const char *args[] = {bin, "sync", "-c", cfg, "--once", "--log-level", "debug", NULL};
+    CHECK_INT(run_cmd(args, log, log, OUT_APPEND, ONCE_MS), 0);
+    const char *bs[] = {b1};
+    struct expect *ep[] = {&e1};
+    CHECK(wait_converged(scen, bs, ep, 1, 0, NULL) && "the raw path copied all three");
+    /* GETs: the source's; PUTs: the target's (the upload name is the key's) */
+    char get_short[160], put_streamed[160];
+    snprintf(get_short, sizeof(get_short), "http=raw method=GET bucket=%s key=\"short\"", b1);
+    snprintf(put_streamed, sizeof(put_streamed),
+             "http=raw method=PUT bucket=%s-%s-tgt key=\"%s/streamed\"", run_id, scen, b1);
+    CHECK(file_contains(log, get_short));
+    CHECK(file_contains(log, put_streamed));
+    CHECK_INT(count_in_file(log, "http=raw method=PUT"), 3);
+
+    /* the same copies again (new bytes) with every body through curl */
+    wops_put(&w, &e1, b1, "short", 2, 1001, NULL);
+    wops_put(&w, &e1, b1, "streamed", 2, (600u << 10) + 9, NULL);
+    CHECK_INT(wops_flush(&w, 2), 0);
+    char log2[512];
+    path_in(log2, sizeof(log2), &ctx, "rawput-curl.log");
+    setenv("RGW2CLOUD_CURL_ONLY", "1", 1);
+    int rc = run_cmd(args, log2, log2, OUT_APPEND, ONCE_MS);
+    unsetenv("RGW2CLOUD_CURL_ONLY");
+    CHECK_INT(rc, 0);
+    CHECK(wait_converged(scen, bs, ep, 1, 0, NULL) && "curl copied the new versions");
+    CHECK(file_contains(log2, "copied=2"));
+    CHECK_INT(count_in_file(log2, "http=raw"), 0);
+    exp_free(&e1);
+}
+
 /* `run` on o (log <tag>.log) until the target holds buckets[0..nb) (a
  * check), then stopped: whether it ran. */
 static bool run_converged_stop(struct daemon *d, char *cfg, size_t n, const struct cfgopt *o,
@@ -1721,6 +1772,8 @@ int main(void)
     RUN(test_sync__incremental_while_running_converges);
     printf("# (%.0f s)\n", now_s() - t0);
     RUN(test_sync__relisting_restores_what_the_target_lost);
+    printf("# (%.0f s)\n", now_s() - t0);
+    RUN(test_sync__single_puts_take_the_plain_http_path);
     printf("# (%.0f s)\n", now_s() - t0);
     RUN(test_sync__relisting_lets_the_logs_be_followed);
     printf("# (%.0f s)\n", now_s() - t0);
