@@ -4,7 +4,8 @@
 #   bench/run.sh                   everything (10-20 minutes on 2 cores)
 #
 # Knobs (environment):
-#   BENCH_RUNS=3                   runs per tool and dataset (interleaved)
+#   BENCH_RUNS=3                   runs per tool and dataset (interleaved); LARGE's runs
+#                                  are 3 s each and move with the machine: BENCH_RUNS_LARGE=5
 #   BENCH_DATASETS="large small"   which datasets
 #   BENCH_TOOLS_LARGE / BENCH_TOOLS_SMALL   tool lists, in run order (defaults below)
 #   BENCH_CONCURRENCY=32 BENCH_PART_CONCURRENCY=8
@@ -33,6 +34,7 @@ LAB=$ROOT/scripts/lab.sh
 PY=python3
 
 RUNS=${BENCH_RUNS:-3}
+RUNS_LARGE=${BENCH_RUNS_LARGE:-$(( RUNS > 5 ? RUNS : 5 ))}
 DATASETS=${BENCH_DATASETS:-"large small"}
 TOOLS_LARGE=${BENCH_TOOLS_LARGE:-"rgw2cloud rgw2cloud-lowmem rgw2cloud-single rgw2cloud-curl rclone-default rclone-tuned rclone-multipart raw-curl"}
 TOOLS_SMALL=${BENCH_TOOLS_SMALL:-"rgw2cloud rgw2cloud-curl rclone-default rclone-tuned raw-curl"}
@@ -392,14 +394,15 @@ run_counted() {  # dataset tool run: run_one, repeated while the host steals the
 }
 
 for ds in $DATASETS; do
-  if [ "$ds" = large ]; then tools=$TOOLS_LARGE; else tools=$TOOLS_SMALL; fi
-  say "dataset $ds: $RUNS rounds of: $tools"
+  rounds=$RUNS
+  if [ "$ds" = large ]; then tools=$TOOLS_LARGE rounds=$RUNS_LARGE; else tools=$TOOLS_SMALL; fi
+  say "dataset $ds: $rounds rounds of: $tools"
   read -r -a tl <<<"$tools"
   # one untimed copy first (run 0, not counted): the first copy after the
   # load pays the labs' warm-up (caches, first connections, the OSD settling)
   say "warm-up: ${tl[0]} once, not counted"
   run_one "$ds" "${tl[0]}" 0
-  for ((r = 1; r <= RUNS; r++)); do
+  for ((r = 1; r <= rounds; r++)); do
     # rotated by one each round: no tool always runs first (after the
     # previous round's bucket removal) or always after the same one
     for ((k = 0; k < ${#tl[@]}; k++)); do
