@@ -1104,6 +1104,55 @@ static void test_transfer__single_puts_sent_again(void)
     cleanup(sb, keys[0], tb);
 }
 
+/* The curl path, as on an https target: with RGW2CLOUD_CURL_ONLY=1 every
+ * body goes through curl's callbacks instead of our own sockets. Parts of a
+ * multipart copy answered 503 or cut mid-body, and a single PUT corrupted
+ * on the way, are sent again; both objects land whole, no record and no
+ * upload is left. */
+static void test_transfer__curl_path_sends_again_too(void)
+{
+    const char *scen = "curlpath";
+    const uint64_t big = 40 * MiB + 3, small = 300 * 1024 + 1;
+    static const char *const keys[2] = {"big.bin", "small.bin"};
+    const uint64_t sizes[2] = {big, small};
+    char sb[64], tb[64], cfg[512], log[512], md5[2][33], etag[80], tkey[128];
+    src_bucket(sb, sizeof(sb), scen);
+    tgt_bucket(tb, sizeof(tb), scen);
+    CHECK_INT(s3_create_bucket(src, sb, NULL), 0);
+    for (int i = 0; i < 2; i++)
+        CHECK_INT(put_big(sb, keys[i], 90 + (uint64_t) i, sizes[i], md5[i], etag), 0);
+    struct cfgopt o = {.name = scen, .part_conc = 4, .threshold = "16M", .min_part = "8M"};
+    CHECK_INT(cfg_write(cfg, sizeof(cfg), &o), 0);
+    CHECK_INT(stats_reset(), 200);
+    CHECK_INT(set_rules("[{\"op\":\"UploadPart\",\"action\":\"503\",\"count\":1},"
+                        "{\"op\":\"UploadPart\",\"action\":\"reset\",\"after_bytes\":1048576,"
+                        "\"count\":1},"
+                        "{\"op\":\"PutObject\",\"action\":\"corrupt\",\"after_bytes\":1000,"
+                        "\"count\":1}]"),
+              200);
+    path_in(log, sizeof(log), &ctx, "curlpath-once.log");
+    const char *args[] = {bin, "sync", "-c", cfg, "--once", "--log-level", "debug", NULL};
+    setenv("RGW2CLOUD_CURL_ONLY", "1", 1);
+    int rc = run_cmd(args, log, log, OUT_APPEND, ONCE_MS);
+    unsetenv("RGW2CLOUD_CURL_ONLY");
+    CHECK_INT(rc, 0);
+    CHECK(file_contains(log, "level=debug") && !file_contains(log, "http=raw"));
+    print_stats("curl path with faults");
+    CHECK_INT(counter("UploadPart", "injected"), 2);
+    CHECK_INT(counter("PutObject", "injected"), 1);
+    CHECK_INT(log_total(log, "copied"), 2);
+    CHECK_INT(log_total(log, "retried"), 3);
+    CHECK_INT(set_rules("[]"), 200);
+    for (int i = 0; i < 2; i++) {
+        snprintf(tkey, sizeof(tkey), "%s/%s", sb, keys[i]);
+        target_holds(tb, tkey, sizes[i], md5[i]);
+    }
+    CHECK_INT(records_left(cfg, "curlpath-end"), 0);
+    CHECK_INT(target_uploads(tb, NULL, NULL, NULL, 0), 0);
+    for (int i = 0; i < 2; i++)
+        cleanup(sb, keys[i], tb);
+}
+
 int main(void)
 {
     srandom((unsigned) time(NULL) ^ (unsigned) getpid());
@@ -1172,6 +1221,8 @@ int main(void)
         RUN(test_transfer__corrupted_parts_sent_again);
         printf("# (%.0f s)\n", now_s() - t0);
         RUN(test_transfer__single_puts_sent_again);
+        printf("# (%.0f s)\n", now_s() - t0);
+        RUN(test_transfer__curl_path_sends_again_too);
         printf("# (%.0f s)\n", now_s() - t0);
         RUN(test_transfer__bandwidth_limit_holds_bodies_back);
         printf("# total %.0f s\n", now_s() - t0);
