@@ -497,3 +497,34 @@ const struct cfg_profile *config_find_profile(const struct config *cfg, const ch
     }
     return best ? best : &cfg->root;
 }
+
+bool config_named_buckets(const struct config *cfg, const char ***names, size_t *n)
+{
+    bool rest_excluded = false;
+    size_t count = 0;
+    *names = NULL;
+    *n = 0;
+    for (size_t i = 0; i < cfg->nprofiles; i++) {
+        const struct cfg_profile *p = &cfg->profiles[i];
+        if (!p->source_bucket)
+            continue;
+        if (p->prefix && !p->exclude)
+            return false;
+        if (p->prefix && !p->source_bucket[0])
+            rest_excluded = true;
+        if (!p->prefix && !p->exclude)
+            count++;
+    }
+    if (!rest_excluded)
+        return false;
+    const char **out = calloc(count + 1, sizeof(*out));
+    if (!out)
+        return false;
+    for (size_t i = 0; i < cfg->nprofiles; i++) {
+        const struct cfg_profile *p = &cfg->profiles[i];
+        if (p->source_bucket && !p->prefix && !p->exclude)
+            out[(*n)++] = p->source_bucket;
+    }
+    *names = out;
+    return true;
+}

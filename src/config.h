@@ -158,4 +158,10 @@ int config_parse_size(uint64_t *out, const char *text);
  * with exclude set. */
 const struct cfg_profile *config_find_profile(const struct config *cfg, const char *bucket);
 
+/* The buckets the profiles take, when they can be named: every profile that
+ * is not excluded names one bucket, and an excluded "*" turns the rest away.
+ * Then true, and *names (malloc'd; the strings are cfg's) holds them, *n of
+ * them (maybe 0). False when a prefix or the top level takes buckets. */
+bool config_named_buckets(const struct config *cfg, const char ***names, size_t *n);
+
 #endif

@@ -384,6 +384,14 @@ int rgw_datalog_list(struct rgw_source *src, int shard, const char *marker, int 
     return r;
 }
 
+int rgw_datalog_shard_of(const char *name, int shard, int num_shards)
+{
+    uint32_t h = 0; /* ceph_str_hash_linux */
+    for (const unsigned char *p = (const unsigned char *) name; *p; p++)
+        h = (h + ((uint32_t) *p << 4) + ((uint32_t) *p >> 4)) * 11u;
+    return (int) ((h + (uint32_t) (shard > 0 ? shard : 0)) % (uint32_t) num_shards);
+}
+
 /* ---- many requests at once: RGW delays each admin answer's body ~40 ms
  * (Nagle, beast without tcp_nodelay), so n requests in a row cost n times
  * that. One engine: a request i is built by prepare(), its answer parsed by

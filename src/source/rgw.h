@@ -50,6 +50,10 @@ void rgw_period_finish(struct rgw_period *p);
 
 /* ---- datalog */
 int rgw_datalog_num_shards(struct rgw_source *src, int *out);
+/* The datalog shard a change of index shard `shard` (-1 or 0: unsharded) of
+ * bucket `name` (bare, without its tenant) goes to, of num_shards: RGW's
+ * RGWDataChangesLog::choose_oid, the same from Jewel to Squid. */
+int rgw_datalog_shard_of(const char *name, int shard, int num_shards);
 
 struct rgw_dl_info {
     char *marker;      /* "" for an empty shard */

@@ -8,6 +8,7 @@
 #include "http/s3.h"
 #include "source/rgw.h"
 #include "state/state_api.h"
+#include "sync/sync_int.h"
 #include "timefmt.h"
 
 #include <errno.h>
@@ -23,6 +24,10 @@ static const char *const bs_phase_names[] = {"init", "full-sync", "incremental",
 struct walk {
     json_t *arr;
     uint64_t counts[4];
+    /* datalog shards: the set read (NULL: all), and how many are not */
+    const uint8_t *follow;
+    int nfollow;
+    int not_read;
 };
 
 static json_t *time_or_null(int64_t t)
@@ -38,6 +43,8 @@ static json_t *time_or_null(int64_t t)
 static int dl_visit(void *ud, const struct state_dl_shard *d)
 {
     struct walk *w = ud;
+    if (w->follow && d->shard < w->nfollow && !w->follow[d->shard])
+        return 0; /* not read: no named bucket logs there */
     json_t *o = json_object();
     json_object_set_new(o, "shard", json_integer(d->shard));
     json_object_set_new(o, "state", json_string(dl_phase_names[d->phase]));
@@ -179,7 +186,11 @@ int sync_status(const struct config *cfg, bool as_json)
                         st.ops->meta_get(st.inst, "sid", &sid) == 0 ? json_string(sid) : json_null());
     free(sid);
 
-    struct walk dl = {.arr = json_array()};
+    uint8_t *follow = NULL;
+    int nfollow = 0;
+    if (follow_stored(&st, &follow, &nfollow) < 0)
+        follow = NULL;
+    struct walk dl = {.arr = json_array(), .follow = follow, .nfollow = nfollow};
     struct walk bs = {.arr = json_array()};
     struct walk rt = {.arr = json_array()};
     struct walk up = {.arr = json_array()};
@@ -188,6 +199,11 @@ int sync_status(const struct config *cfg, bool as_json)
     (void) st.ops->retry_list(st.inst, -1, retry_visit, &rt);
     (void) st.ops->upload_list(st.inst, upload_visit, &up);
     state_close(&st);
+    dl.not_read = 0; /* those never stored count too */
+    for (int i = 0; follow && i < nfollow; i++)
+        dl.not_read += !follow[i];
+    free(follow);
+    dl.follow = NULL;
 
     int64_t max_lag = 0;
     int behind = 0;
@@ -198,6 +214,7 @@ int sync_status(const struct config *cfg, bool as_json)
     json_object_set_new(root, "source", src);
     json_t *sum = json_object();
     json_object_set_new(sum, "shards", json_integer((json_int_t) json_array_size(dl.arr)));
+    json_object_set_new(sum, "shards_not_read", json_integer(dl.not_read));
     json_object_set_new(sum, "shards_behind", reachable ? json_integer(behind) : json_null());
     json_object_set_new(sum, "max_lag_seconds", reachable ? json_integer(max_lag) : json_null());
     json_object_set_new(sum, "bucket_shards_init", json_integer((json_int_t) bs.counts[0]));
@@ -224,6 +241,8 @@ int sync_status(const struct config *cfg, bool as_json)
                                        ? json_string_value(json_object_get(root, "sid"))
                                        : "(not started yet)");
         printf("datalog     %zu shards", json_array_size(dl.arr));
+        if (dl.not_read)
+            printf(" (%d more not read: no named bucket logs there)", dl.not_read);
         if (reachable)
             printf(", %d behind, max lag %llds", behind, (long long) max_lag);
         printf("\n");

@@ -27,6 +27,9 @@
 #define RETRY_MAX         600
 #define SWEEP_FIRST_MS    (60 * 1000LL)
 #define SWEEP_INTERVAL_MS (3600 * 1000LL)
+/* datalog shards not read are marked at the source's end this often (RGW
+ * trims every rgw_sync_log_trim_interval, 20 min by default) */
+#define MARK_UNREAD_MS (600 * 1000LL)
 
 /* ----------------------------------------------------------- small parts */
 
@@ -195,6 +198,7 @@ void sync_free(struct sync *s)
         s->targets[i].ops->destroy(s->targets[i].inst);
     free(s->targets);
     bucket_prefetch_drop(s);
+    follow_free(s);
     free(s->bucket_key);
     rgw_bucket_finish(&s->bucket);
     rgw_period_finish(&s->period);
@@ -459,6 +463,8 @@ static int init_shards(struct sync *s, bool *full_due)
     bool *ask = calloc((size_t) n, sizeof(bool));
     int r = d && infos && errs && ask ? 0 : -ENOMEM;
     for (int i = 0; r == 0 && i < n; i++) {
+        if (!sync_follows(s, i))
+            continue; /* stays as it is: INIT when never read */
         r = dl_load(s, i, &d[i]);
         ask[i] = r == 0 && d[i].phase == STATE_DL_INIT;
     }
@@ -513,8 +519,19 @@ static int walk_shards(struct sync *s, bool relist, size_t *nbuckets)
                 r = -EINTR;
                 break;
             }
+            /* "[tenant/]name:id": a bucket its profile excludes is not read */
+            const char *key = keys.keys[i];
+            char *name = strndup(key, strcspn(key, ":"));
+            if (!name) {
+                r = -ENOMEM;
+                break;
+            }
+            bool excluded = config_find_profile(s->cfg, name)->exclude;
+            free(name);
+            if (excluded)
+                continue;
             struct rgw_bucket b = {0};
-            int br = rgw_bucket_instance_get(s->src, keys.keys[i], &b);
+            int br = rgw_bucket_instance_get(s->src, key, &b);
             if (br == -ENOENT)
                 continue;
             if (br < 0) {
@@ -755,7 +772,7 @@ static int dl_poll(struct sync *s, bool only_notified)
         bool mine = s->notified[i];
         s->notified[i] = 0;
         pthread_mutex_unlock(&s->notify_lock);
-        if (only_notified && !mine)
+        if ((only_notified && !mine) || !sync_follows(s, i))
             continue;
         r = dl_load(s, i, &d[i]);
         ask[i] = r == 0 && d[i].phase == STATE_DL_INCREMENTAL;
@@ -802,7 +819,9 @@ int sync_pass(struct sync *s)
 {
     atomic_fetch_add(&s->stats.passes, 1);
     bool full_due = false;
-    int r = init_shards(s, &full_due);
+    int r = follow_update(s);
+    if (r == 0)
+        r = init_shards(s, &full_due);
     if (r == 0 && full_due)
         r = full_sync_all(s);
     if (r == 0)
@@ -974,6 +993,7 @@ int sync_run(struct sync *s, volatile sig_atomic_t *stop, volatile sig_atomic_t 
      * RGW does the same). Else a restart waits up to RETRY_MAX. */
     bool retry_all = true;
     long long next_sweep = loop_now_ms() + SWEEP_FIRST_MS;
+    long long next_mark = loop_now_ms();
     long long last_relist = loop_now_ms();
     while (!*stop) {
         if (reload && *reload) {
@@ -997,6 +1017,12 @@ int sync_run(struct sync *s, volatile sig_atomic_t *stop, volatile sig_atomic_t 
             if (uploads_sweep(s, true, NULL) < 0)
                 log_warn("msg=\"orphan sweep failed\" error=\"%s\"", err_get());
             next_sweep = loop_now_ms() + SWEEP_INTERVAL_MS;
+        }
+        if (r == 0 && !*stop && loop_now_ms() >= next_mark) {
+            if (follow_mark_unread(s) < 0)
+                log_warn("msg=\"cannot mark the datalog shards not read\" error=\"%s\"",
+                         err_get());
+            next_mark = loop_now_ms() + MARK_UNREAD_MS;
         }
         uint64_t relist_s = s->cfg->sync.reconcile_interval;
         if (r == 0 && !*stop && relist_s &&

@@ -20,6 +20,13 @@ struct cfg_connection;
 struct loop;
 struct server;
 
+/* A bucket the profiles name (follow.c): its instance as last read. */
+struct follow_bucket {
+    char *name;      /* "[tenant/]name", as the profile has it */
+    char *bucket_id; /* NULL: none when last asked */
+    int num_shards;  /* its index shards; 1 when unsharded or absent */
+};
+
 struct target_inst {
     const struct cfg_connection *conn;
     const struct target_ops *ops;
@@ -94,6 +101,11 @@ struct sync {
     char **notified_keys; /* bucket shards a notify named, not yet synced */
     size_t nnotified_keys;
 
+    /* the datalog shards read (follow.c): NULL = every one */
+    uint8_t *follow;
+    struct follow_bucket *followed;
+    size_t nfollowed;
+
     /* per datalog shard, for /metrics: seconds behind (-1 unknown) */
     _Atomic int64_t *shard_lag;
 
@@ -133,6 +145,21 @@ int sync_relist_yield(struct sync *s);
 int bucket_full_prefetch(struct sync *s, const struct rgw_bucket *b, int first, int n);
 int bucket_bilog_prefetch(struct sync *s, char *const *bs_keys, char *const *markers, size_t n);
 void bucket_prefetch_drop(struct sync *s);
+
+/* follow.c: the datalog shards this config needs, asked again each pass
+ * (s->follow); 0, or a negative errno when the source could not say. */
+int follow_update(struct sync *s);
+/* true when datalog shard `shard` is read */
+bool sync_follows(const struct sync *s, int shard);
+void follow_free(struct sync *s);
+/* The daemon, now and then: each shard not read takes the source's end as
+ * its marker, so that the source's trimming (which asks for our markers)
+ * does not keep its log forever. Nothing in it is ours; when it joins the
+ * set it starts from init again. */
+int follow_mark_unread(struct sync *s);
+/* The set the last pass stored: 1 and *set (malloc'd, one flag for each of
+ * *n shards); 0 when every shard is read; or a negative errno. */
+int follow_stored(struct state *st, uint8_t **set, int *n);
 
 /* Record a failed bucket shard on the durable retry list (backoff). */
 int sync_retry_record(struct sync *s, const char *bs_key, const char *timestamp, int err);
