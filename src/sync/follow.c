@@ -266,8 +266,7 @@ int follow_update(struct sync *s)
     const char **names = NULL;
     size_t n = 0;
     int N = s->num_shards;
-    if (!config_named_buckets(s->cfg, &names, &n) ||
-        n * FOLLOW_SHARDS_PER_NAME > (size_t) N) {
+    if (!config_named_buckets(s->cfg, &names, &n) || n * FOLLOW_SHARDS_PER_NAME > (size_t) N) {
         free(names);
         followed_free(s->followed, s->nfollowed);
         s->followed = NULL;
@@ -330,8 +329,9 @@ int follow_mark_unread(struct sync *s)
             r = 0;
         }
         /* a full sync in progress ends on its own; a marker only moves on */
-        bool move = r == 0 && d.phase != STATE_DL_FULL &&
-                    (d.phase == STATE_DL_INIT || strcmp(d.marker ? d.marker : "", infos[i].marker) < 0);
+        bool move =
+            r == 0 && d.phase != STATE_DL_FULL &&
+            (d.phase == STATE_DL_INIT || strcmp(d.marker ? d.marker : "", infos[i].marker) < 0);
         if (move) {
             free(d.marker);
             d.marker = strdup(infos[i].marker);

@@ -1020,8 +1020,7 @@ int sync_run(struct sync *s, volatile sig_atomic_t *stop, volatile sig_atomic_t 
         }
         if (r == 0 && !*stop && loop_now_ms() >= next_mark) {
             if (follow_mark_unread(s) < 0)
-                log_warn("msg=\"cannot mark the datalog shards not read\" error=\"%s\"",
-                         err_get());
+                log_warn("msg=\"cannot mark the datalog shards not read\" error=\"%s\"", err_get());
             next_mark = loop_now_ms() + MARK_UNREAD_MS;
         }
         uint64_t relist_s = s->cfg->sync.reconcile_interval;

@@ -391,14 +391,18 @@ int scen_cfg_write(const char *path, const struct scen_cfg *c)
             "  \"connection\": {\"endpoint\": \"%s\", \"access_key\": \"%s\", \"secret\": \"%s\",\n"
             "                 \"region\": \"%s\"},\n"
             "  \"profiles\": [\n"
-            "    {\"source_bucket\": \"*\", \"exclude\": true},\n"
-            "    {\"source_bucket\": \"%s*\", \"target_path\": \"%s/${bucket}\"}\n"
-            "  ]\n"
-            "}\n",
+            "    {\"source_bucket\": \"*\", \"exclude\": true}",
             c->target_endpoint ? c->target_endpoint : labenv_get(t, "LAB_ENDPOINT"),
             labenv_get(t, "LAB_ACCESS_KEY"),
             c->target_secret ? c->target_secret : labenv_get(t, "LAB_SECRET_KEY"),
-            labenv_get(t, "LAB_REGION"), c->prefix, c->target_bucket);
+            labenv_get(t, "LAB_REGION"));
+    for (size_t i = 0; c->names && c->names[i]; i++)
+        fprintf(f, ",\n    {\"source_bucket\": \"%s\", \"target_path\": \"%s/${bucket}\"}",
+                c->names[i], c->target_bucket);
+    if (!c->names)
+        fprintf(f, ",\n    {\"source_bucket\": \"%s*\", \"target_path\": \"%s/${bucket}\"}",
+                c->prefix, c->target_bucket);
+    fprintf(f, "\n  ]\n}\n");
     return fclose(f) == 0 ? 0 : -1;
 }
 

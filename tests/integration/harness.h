@@ -130,6 +130,7 @@ struct scen_cfg {
     const char *sync;            /* the members of "sync" (JSON text) */
     const char *s3;              /* the members of "s3" (JSON text); NULL: no "s3" */
     const char *prefix;
+    const char *const *names; /* NULL-terminated: a profile per bucket, not "<prefix>*" */
     const char *target_bucket;
 };
 /* Writes path (0600): 0 or -1. */

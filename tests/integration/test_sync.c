@@ -19,6 +19,7 @@
 #include "http/loop.h"
 #include "http/s3.h"
 #include "http/xml.h"
+#include "source/rgw.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -53,6 +54,7 @@ struct cfgopt {
     unsigned relist;           /* sync.reconcile_interval, 0 = never */
     const char *state_json;    /* the "state" object instead of sqlite's */
     const char *bw;            /* sync.bandwidth_limit; NULL = none */
+    const char *const *names;  /* NULL-terminated bucket names: a profile each, no prefix */
 };
 
 /* The source buckets of a scenario start with "<run>-<name>-", and go to
@@ -90,6 +92,7 @@ static int cfg_write(char *path, size_t n, const struct cfgopt *o)
         .target_secret = o->target_secret,
         .sync = sync,
         .prefix = prefix,
+        .names = o->names,
         .target_bucket = tb,
     };
     return scen_cfg_write(path, &c);
@@ -1721,6 +1724,336 @@ out:
     exp_free(&e1);
 }
 
+/* 13-14. Profiles that name their buckets: only the datalog shards those
+ * buckets log to are read, and a bucket made later or resharded widens
+ * them. */
+
+/* The source as the zone's system user (the admin API). */
+static struct rgw_source *admin_source(void)
+{
+    struct rgw_source *a = NULL;
+    if (rgw_source_new(
+            &a, loop, labenv_get(&senv, "LAB_ENDPOINT"), labenv_get(&senv, "LAB_SYSTEM_ACCESS_KEY"),
+            labenv_get(&senv, "LAB_SYSTEM_SECRET_KEY"), labenv_get(&senv, "LAB_ZONEGROUP")) < 0)
+        return NULL;
+    return a;
+}
+
+/* The bucket's index shard count on the source (1 when unsharded), or -1. */
+static int index_shards(struct rgw_source *a, const char *bucket)
+{
+    char *id = NULL, key[160];
+    if (rgw_bucket_current(a, bucket, &id) < 0)
+        return -1;
+    snprintf(key, sizeof(key), "%s:%s", bucket, id);
+    free(id);
+    struct rgw_bucket b = {0};
+    int r = rgw_bucket_instance_get(a, key, &b);
+    int n = r < 0 ? -1 : b.num_shards > 0 ? b.num_shards : 1;
+    rgw_bucket_finish(&b);
+    return n;
+}
+
+/* has[i] for each datalog shard in which RGW logged a change of bucket:
+ * every shard read from its start, every page. 0, or -1. */
+static int datalog_holds(struct rgw_source *a, const char *bucket, int n, bool *has)
+{
+    size_t blen = strlen(bucket);
+    for (int i = 0; i < n; i++) {
+        has[i] = false;
+        char *marker = strdup("");
+        for (;;) {
+            struct rgw_dl_page pg = {0};
+            if (rgw_datalog_list(a, i, marker, 1000, &pg) < 0) {
+                printf("# datalog shard %d: %s\n", i, err_get());
+                free(marker);
+                return -1;
+            }
+            for (size_t k = 0; k < pg.n; k++)
+                if (strncmp(pg.entries[k].key, bucket, blen) == 0 && pg.entries[k].key[blen] == ':')
+                    has[i] = true;
+            free(marker);
+            marker = pg.truncated && pg.marker ? strdup(pg.marker) : NULL;
+            rgw_dl_page_finish(&pg);
+            if (!marker)
+                break;
+        }
+    }
+    return 0;
+}
+
+/* Requests for the datalog ("GET /admin/log?...type=data") in the source
+ * radosgw's log from byte off on; *end = its size now. -1: no log. */
+static long datalog_requests(long off, long *end)
+{
+    char path[512];
+    const char *dir = labenv_get(&senv, "LAB_DIR");
+    if (!dir)
+        return -1;
+    snprintf(path, sizeof(path), "%s/log/rgw.log", dir);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    long n = 0;
+    char line[4096];
+    if (off > 0)
+        (void) fseek(f, off, SEEK_SET);
+    while (fgets(line, sizeof(line), f))
+        if (strstr(line, "\"GET /admin/log?") && strstr(line, "type=data"))
+            n++;
+    *end = ftell(f);
+    fclose(f);
+    return n;
+}
+
+/* The status's datalog shards and its summary counts. */
+static bool status_shards(const char *cfg, const char *tag, bool *listed, int n, long *shards,
+                          long *not_read)
+{
+    json_t *st = status_json(&ctx, cfg, tag);
+    json_t *sum = st ? json_object_get(st, "summary") : NULL;
+    if (!sum) {
+        json_decref(st);
+        return false;
+    }
+    *shards = (long) json_integer_value(json_object_get(sum, "shards"));
+    *not_read = (long) json_integer_value(json_object_get(sum, "shards_not_read"));
+    for (int i = 0; listed && i < n; i++)
+        listed[i] = false;
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(st, "datalog_shards"), i, v)
+    {
+        long sh = (long) json_integer_value(json_object_get(v, "shard"));
+        if (listed && sh >= 0 && sh < n)
+            listed[sh] = true;
+    }
+    json_decref(st);
+    return true;
+}
+
+static void test_sync__named_buckets_read_only_their_datalog_shards(void)
+{
+    const char *scen = "named";
+    char b1[64];
+    src_bucket(b1, sizeof(b1), scen, "a");
+    struct expect e1 = {0};
+    CHECK_INT(make_bucket(b1), 0);
+    struct wops w = {0};
+    wops_put_n(&w, &e1, b1, "k", 60, 1, 300);
+    CHECK_INT(wops_flush(&w, 16), 0);
+
+    struct rgw_source *a = admin_source();
+    CHECK(a != NULL);
+    int nds = 0;
+    CHECK_INT(a ? rgw_datalog_num_shards(a, &nds) : -1, 0);
+    int nis = a ? index_shards(a, b1) : -1;
+    CHECK(nis >= 1);
+    if (!a || nds <= 0 || nis < 1 || nds > 4096)
+        goto out;
+    printf("# %s: %d index shards; the source has %d datalog shards\n", b1, nis, nds);
+
+    const char *names[] = {b1, NULL};
+    char cfg[512], log[512], want[160];
+    struct cfgopt o = {.name = scen, .state = "named.db", .names = names};
+    CHECK_INT(cfg_write(cfg, sizeof(cfg), &o), 0);
+    path_in(log, sizeof(log), &ctx, "named-1.log");
+    long off = 0, n0 = datalog_requests(0, &off);
+    CHECK(n0 >= 0 && "the source radosgw's log is readable");
+    CHECK_INT(sync_once(&ctx, cfg, log, ONCE_MS), 0);
+    long n1 = datalog_requests(off, &off);
+    const char *bs[] = {b1};
+    struct expect *ep[] = {&e1};
+    CHECK(wait_converged(scen, bs, ep, 1, 0, NULL));
+
+    /* the set: index shard k of b1 logs to (hash(b1) + k) mod nds */
+    int nset = nis < nds ? nis : nds;
+    snprintf(want, sizeof(want), "buckets=1 shards=%d of=%d", nset, nds);
+    CHECK(file_contains(log, want));
+    bool *listed = calloc((size_t) nds, sizeof(bool));
+    bool *has = calloc((size_t) nds, sizeof(bool));
+    long shards = -1, not_read = -1;
+    CHECK(status_shards(cfg, "named-st", listed, nds, &shards, &not_read));
+    CHECK_INT(shards, nset);
+    CHECK_INT(not_read, nds - nset);
+    int outside = 0;
+    for (int k = 0; k < nis; k++)
+        if (!listed[rgw_datalog_shard_of(b1, k, nds)])
+            outside++;
+    CHECK_INT(outside, 0);
+    /* and RGW itself logged b1's changes there, nowhere else */
+    CHECK_INT(datalog_holds(a, b1, nds, has), 0);
+    int logged = 0, elsewhere = 0;
+    for (int i = 0; i < nds; i++) {
+        logged += has[i];
+        if (has[i] && !listed[i]) {
+            printf("# RGW logged %s in datalog shard %d, which is not read\n", b1, i);
+            elsewhere++;
+        }
+    }
+    printf("# RGW logged %s in %d datalog shards; %ld datalog requests in the first run\n", b1,
+           logged, n1);
+    CHECK(logged > 0);
+    CHECK_INT(elsewhere, 0);
+    /* init and the pass after the full sync: 2 per shard read, + the count */
+    CHECK(n1 > 0 && n1 <= 2L * nset + 1);
+
+    /* changes after it come through those shards */
+    wops_put_n(&w, &e1, b1, "later-", 20, 1, 700);
+    wops_del(&w, &e1, b1, "k00");
+    CHECK_INT(wops_flush(&w, 16), 0);
+    (void) datalog_requests(off, &off); /* datalog_holds' own */
+    path_in(log, sizeof(log), &ctx, "named-2.log");
+    CHECK_INT(sync_once(&ctx, cfg, log, ONCE_MS), 0);
+    long n2 = datalog_requests(off, &off);
+    printf("# %ld datalog requests in the second run\n", n2);
+    CHECK(n2 > 0 && n2 <= 2L * nset + 1);
+    CHECK(wait_converged(scen, bs, ep, 1, 0, NULL));
+    free(listed);
+    free(has);
+out:
+    rgw_source_free(a);
+    exp_free(&e1);
+}
+
+/* Our markers as the listener answers the source (signed with the zone's
+ * system key), into m[n]: 0 or -1. */
+static int listener_markers(char **m, int n)
+{
+    char ep_url[128];
+    snprintf(ep_url, sizeof(ep_url), "http://127.0.0.1:%d", exporter_port);
+    struct s3_endpoint ep = {
+        .url = ep_url,
+        .access_key = labenv_get(&senv, "LAB_SYSTEM_ACCESS_KEY"),
+        .secret = labenv_get(&senv, "LAB_SYSTEM_SECRET_KEY"),
+        .region = labenv_get(&senv, "LAB_REGION"),
+    };
+    struct s3_client *peer = NULL;
+    if (s3_client_new(&peer, loop, &ep) < 0)
+        return -1;
+    struct s3_call call;
+    s3_call_init(&call);
+    int r = admin_data_status(peer, &call);
+    json_t *j = r == 0 && call.resp ? json_loads(call.resp, 0, NULL) : NULL;
+    json_t *arr = j ? json_object_get(j, "markers") : NULL;
+    r = json_is_array(arr) && (int) json_array_size(arr) == n ? 0 : -1;
+    for (int i = 0; r == 0 && i < n; i++) {
+        json_t *v = json_object_get(json_array_get(arr, (size_t) i), "val");
+        const char *mk = json_string_value(json_object_get(v, "marker"));
+        m[i] = strdup(mk ? mk : "");
+    }
+    json_decref(j);
+    s3_call_finish(&call);
+    s3_client_free(peer);
+    return r;
+}
+
+/* Every shard not read carries the source's end as our marker (so the
+ * source trims it): how many do not. -1 on error. */
+static int unread_unmarked(struct rgw_source *a, const bool *listed, int n)
+{
+    char **m = calloc((size_t) n, sizeof(char *));
+    int bad = listener_markers(m, n) < 0 ? -1 : 0;
+    for (int i = 0; bad >= 0 && i < n; i++) {
+        if (listed[i])
+            continue;
+        struct rgw_dl_info info = {0};
+        if (rgw_datalog_info(a, i, &info) < 0) {
+            bad = -1;
+            break;
+        }
+        if (strcmp(info.marker, m[i] ? m[i] : "") != 0)
+            bad++;
+        rgw_dl_info_finish(&info);
+    }
+    for (int i = 0; i < n; i++)
+        free(m[i]);
+    free(m);
+    return bad;
+}
+
+static void test_sync__named_bucket_made_later_or_resharded_is_read_whole(void)
+{
+    const char *scen = "later";
+    char b1[64];
+    src_bucket(b1, sizeof(b1), scen, "a"); /* made after the daemon starts */
+    struct expect e1 = {0};
+    struct rgw_source *a = admin_source();
+    int nds = 0;
+    CHECK_INT(a ? rgw_datalog_num_shards(a, &nds) : -1, 0);
+    if (!a || nds <= 0 || nds > 4096)
+        goto out;
+    bool *listed = calloc((size_t) nds, sizeof(bool));
+
+    const char *names[] = {b1, NULL};
+    char cfg[512];
+    struct cfgopt o = {.name = scen, .state = "later.db", .poll = 1, .names = names};
+    struct daemon d;
+    if (!run_start(&d, cfg, sizeof(cfg), &o, "later-run")) {
+        free(listed);
+        goto out;
+    }
+    /* no such bucket yet: the one shard its index shard 0 would log to */
+    long shards = -1, not_read = -1;
+    double t0 = now_s();
+    while (now_s() - t0 < 30 &&
+           !(status_shards(cfg, "later-st", listed, nds, &shards, &not_read) && shards == 1))
+        sleep_ms(300);
+    CHECK_INT(shards, 1);
+    CHECK_INT(not_read, nds - 1);
+    CHECK(listed[rgw_datalog_shard_of(b1, 0, nds)]);
+    /* the daemon marks the others at the source's end: the source may trim them */
+    int unmarked = -1;
+    t0 = now_s();
+    while (now_s() - t0 < 30 && (unmarked = unread_unmarked(a, listed, nds)) != 0)
+        sleep_ms(500);
+    CHECK_INT(unmarked, 0);
+
+    /* the bucket is made: objects on all its index shards land */
+    CHECK_INT(make_bucket(b1), 0);
+    struct wops w = {0};
+    wops_put_n(&w, &e1, b1, "k", 80, 1, 200);
+    CHECK_INT(wops_flush(&w, 16), 0);
+    const char *bs[] = {b1};
+    struct expect *ep[] = {&e1};
+    CHECK(wait_converged(scen, bs, ep, 1, 60, NULL));
+    int nis = index_shards(a, b1);
+    CHECK(status_shards(cfg, "later-st2", listed, nds, &shards, &not_read));
+    CHECK_INT(shards, nis < nds ? nis : nds);
+    /* the shards it joined had been marked: they started from init again */
+    CHECK(nis == 1 || file_contains(d.log, "read again: from init"));
+
+    /* resharded to more index shards: a new instance, whose new shards log
+     * to datalog shards not read before. (Only writes: a delete made before
+     * a new instance's shard is first listed stays on the target, as a full
+     * sync deletes nothing, with every shard read as well.) */
+    char cmd[1024];
+    int more = nis + 12;
+    snprintf(cmd, sizeof(cmd),
+             "radosgw-admin -c '%s' bucket reshard --bucket='%s' --num-shards=%d "
+             ">/dev/null 2>&1",
+             labenv_get(&senv, "LAB_CEPH_CONF"), b1, more);
+    CHECK_INT(system(cmd), 0);
+    CHECK_INT(index_shards(a, b1), more);
+    wops_put_n(&w, &e1, b1, "after-reshard-", 80, 1, 300);
+    CHECK_INT(wops_flush(&w, 16), 0);
+    CHECK(wait_converged(scen, bs, ep, 1, 60, NULL));
+    t0 = now_s();
+    while (now_s() - t0 < 10 &&
+           !(status_shards(cfg, "later-st3", listed, nds, &shards, &not_read) &&
+             shards == (more < nds ? more : nds)))
+        sleep_ms(300);
+    CHECK_INT(shards, more < nds ? more : nds);
+    int rc = daemon_stop(&d, STOP_MS);
+    CHECK_INT(rc, 0);
+    if (rc != 0)
+        print_tail(d.log, 20);
+    free(listed);
+out:
+    rgw_source_free(a);
+    exp_free(&e1);
+}
+
 int main(void)
 {
     srandom((unsigned) time(NULL) ^ (unsigned) getpid());
@@ -1790,6 +2123,10 @@ int main(void)
     RUN(test_sync__admin_log_needs_a_signature);
     printf("# (%.0f s)\n", now_s() - t0);
     RUN(test_sync__source_trims_only_below_our_markers);
+    printf("# (%.0f s)\n", now_s() - t0);
+    RUN(test_sync__named_buckets_read_only_their_datalog_shards);
+    printf("# (%.0f s)\n", now_s() - t0);
+    RUN(test_sync__named_bucket_made_later_or_resharded_is_read_whole);
     printf("# total %.0f s\n", now_s() - t0);
 
     s3_client_free(src);

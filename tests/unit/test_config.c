@@ -701,6 +701,53 @@ static void test_config__target_path_rules(void)
     config_problems_finish(&pb);
 }
 
+/* config_named_buckets(): the buckets can be named only when an excluded
+ * "*" turns the rest away and no prefix takes any. */
+static void named_case(const char *profiles, bool want, const char *const *names)
+{
+    struct config *cfg = NULL;
+    struct config_problems pb;
+    char text[1024];
+    (void) snprintf(text, sizeof(text), "{" TARGET ", \"profiles\": [%s]}", profiles);
+    printf("# profiles %s\n", profiles);
+    CHECK_INT(load_text(&cfg, &pb, text), 0);
+    config_problems_finish(&pb);
+    if (!cfg)
+        return;
+    const char **got = NULL;
+    size_t n = 99;
+    bool named = config_named_buckets(cfg, &got, &n);
+    CHECK(named == want);
+    size_t nwant = 0;
+    while (names && names[nwant])
+        nwant++;
+    CHECK_INT(named ? (long) n : 0L, named ? (long) nwant : 0L);
+    for (size_t i = 0; named && i < n && i < nwant; i++)
+        CHECK_STR(got[i], names[i]);
+    CHECK(named || got == NULL);
+    free(got);
+    config_free(cfg);
+}
+
+static void test_config__named_buckets(void)
+{
+#define EXCL_ALL "{\"source_bucket\": \"*\", \"exclude\": true}"
+    named_case(EXCL_ALL ", {\"source_bucket\": \"photos\"}, {\"source_bucket\": \"t1/docs\"}", true,
+               (const char *const[]){"photos", "t1/docs", NULL});
+    /* an excluded name or prefix takes nothing */
+    named_case(EXCL_ALL ", {\"source_bucket\": \"a\"}, {\"source_bucket\": \"tmp-*\", "
+                        "\"exclude\": true}, {\"source_bucket\": \"b\", \"exclude\": true}",
+               true, (const char *const[]){"a", NULL});
+    named_case(EXCL_ALL, true, (const char *const[]){NULL});
+    /* the top level takes every bucket no profile matches */
+    named_case("{\"source_bucket\": \"photos\"}", false, NULL);
+    /* a prefix that takes buckets cannot be named */
+    named_case(EXCL_ALL ", {\"source_bucket\": \"logs-*\"}", false, NULL);
+    named_case(EXCL_ALL ", {\"source_bucket\": \"a\"}, {\"source_bucket\": \"logs*\"}", false,
+               NULL);
+#undef EXCL_ALL
+}
+
 int main(void)
 {
     (void) snprintf(tmpdir, sizeof(tmpdir), "/tmp/test_config.XXXXXX");
@@ -724,6 +771,7 @@ int main(void)
     RUN(test_config__secrets_readable_by_others);
     RUN(test_config__collects_every_problem);
     RUN(test_config__target_path_rules);
+    RUN(test_config__named_buckets);
 
     /* clean up the temp dir: only the files written above */
     DIR *d = opendir(tmpdir);

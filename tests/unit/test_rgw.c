@@ -891,6 +891,26 @@ static void test_rgw__empty_or_trailing_garbage_body_is_retryable(void)
     CHECK_INT(parse_with(P_BL_INFO, longer, strlen(longer) - 7, &zero), 0);
 }
 
+/* rgw_datalog_shard_of(): as the lab's radosgw 16.2.15 logged bucket
+ * "hashcheck-1" (11 index shards) in 128 datalog shards: shard k in 112 + k;
+ * the integration test checks it on every run against the real log. */
+static void test_rgw__datalog_shard_of_is_rgws_choose_oid(void)
+{
+    for (int k = 0; k < 11; k++)
+        CHECK_INT(rgw_datalog_shard_of("hashcheck-1", k, 128), 112 + k);
+    /* unsharded (-1) logs where index shard 0 does */
+    CHECK_INT(rgw_datalog_shard_of("hashcheck-1", -1, 128), 112);
+    /* past the last shard it wraps */
+    CHECK_INT(rgw_datalog_shard_of("hashcheck-1", 16, 128), 0);
+    CHECK_INT(rgw_datalog_shard_of("hashcheck-1", 20, 128), 4);
+    /* ceph_str_hash_linux by hand: "" is 0; "a" is (97*16 + 6) * 11 = 17138 */
+    CHECK_INT(rgw_datalog_shard_of("", 0, 128), 0);
+    CHECK_INT(rgw_datalog_shard_of("a", 0, 128), 17138 % 128);
+    CHECK_INT(rgw_datalog_shard_of("a", 0, 1), 0);
+    /* bytes above 0x7f hash unsigned: "\xff" is (255*16 + 15) * 11 = 45045 */
+    CHECK_INT(rgw_datalog_shard_of("\xff", 0, 1000), 45045 % 1000);
+}
+
 int main(void)
 {
     RUN(test_rgw__dl_info_reads_fifo_omap_and_empty_shards);
@@ -922,5 +942,6 @@ int main(void)
     RUN(test_rgw__obj_page_wrong_shape_is_retryable);
     RUN(test_rgw__truncated_json_is_retryable_at_every_cut);
     RUN(test_rgw__empty_or_trailing_garbage_body_is_retryable);
+    RUN(test_rgw__datalog_shard_of_is_rgws_choose_oid);
     return t_done();
 }
