@@ -101,7 +101,7 @@ def main():
     for k in order:
         if "init" in stats[k]:
             print(f"{k[0]} {k[1]}: median {stats[k]['init']:.2f} s from start to \"full sync started\" "
-                  f"(fresh state: one datalog info call per shard) of {stats[k]['wall']:.2f} s")
+                  f"(fresh state: one datalog info call per shard read) of {stats[k]['wall']:.2f} s")
 
     def get(ds, tool):
         s = stats.get((ds, tool))
