@@ -188,9 +188,7 @@ int follow_stored(struct state *st, uint8_t **set, int *n)
 static int shard_reinit(struct sync *s, int shard)
 {
     struct state_dl_shard d = {0};
-    int r = s->st.ops->dl_get(s->st.inst, shard, &d);
-    if (r == -ENOENT)
-        return 0; /* never read: init already */
+    int r = sync_dl_load(s, shard, &d);
     if (r == 0 && d.phase != STATE_DL_INIT) {
         free(d.marker);
         free(d.full_marker);
@@ -232,24 +230,35 @@ static int follow_store(struct sync *s, const uint8_t *set)
             r = shard_reinit(s, i);
     if (r == 0)
         r = s->st.ops->meta_put(s->st.inst, "follow", now);
-    if (txn && r == 0)
-        r = s->st.ops->txn_commit(s->st.inst);
-    else if (txn)
-        s->st.ops->txn_abort(s->st.inst);
+    r = sync_txn_end(s, txn, r);
     free(now);
     free(was);
     return r;
 }
 
-static void follow_set(struct sync *s, uint8_t *set)
+static bool same_set(const uint8_t *a, const uint8_t *b, int n)
 {
-    int n = s->num_shards, count = 0;
-    bool changed = !set != !s->follow;
+    return a && b ? memcmp(a, b, (size_t) n) == 0 : !a && !b;
+}
+
+/* set (NULL: all) as the one read, and stored once per process: after that
+ * the state holds what s->follow says, and an unchanged set is not written
+ * or read again. */
+static int follow_set(struct sync *s, uint8_t *set)
+{
+    int n = s->num_shards;
+    bool changed = !same_set(set, s->follow, n);
+    int r = changed || !s->follow_saved ? follow_store(s, set) : 0;
+    if (r < 0) {
+        free(set); /* the set read last stays */
+        return r;
+    }
+    s->follow_saved = true;
+    int count = 0;
     for (int i = 0; set && i < n; i++) {
         count += set[i];
         if (!set[i])
             s->shard_lag[i] = 0; /* nothing of ours can be there */
-        changed = changed || (s->follow && s->follow[i] != set[i]);
     }
     if (changed && set)
         log_info("msg=\"following the datalog shards of the named buckets\" buckets=%zu "
@@ -259,6 +268,7 @@ static void follow_set(struct sync *s, uint8_t *set)
         log_info("msg=\"following every datalog shard\" shards=%d", n);
     free(s->follow);
     s->follow = set;
+    return 0;
 }
 
 int follow_update(struct sync *s)
@@ -271,10 +281,7 @@ int follow_update(struct sync *s)
         followed_free(s->followed, s->nfollowed);
         s->followed = NULL;
         s->nfollowed = 0;
-        int r = follow_store(s, NULL);
-        if (r == 0)
-            follow_set(s, NULL);
-        return r;
+        return follow_set(s, NULL);
     }
     int r = followed_take(s, names, n);
     free(names);
@@ -290,14 +297,11 @@ int follow_update(struct sync *s)
         for (int k = 0; k < fb->num_shards && k < N; k++)
             set[rgw_datalog_shard_of(bare, k, N)] = 1;
     }
-    if (r == 0)
-        r = follow_store(s, set);
     if (r < 0) {
-        free(set); /* the set read last stays */
+        free(set);
         return r;
     }
-    follow_set(s, set);
-    return 0;
+    return follow_set(s, set);
 }
 
 int follow_mark_unread(struct sync *s)
@@ -321,13 +325,7 @@ int follow_mark_unread(struct sync *s)
         if ((r = errs[i]) < 0)
             break;
         struct state_dl_shard d = {0};
-        r = s->st.ops->dl_get(s->st.inst, i, &d);
-        if (r == -ENOENT) {
-            memset(&d, 0, sizeof(d));
-            d.shard = i;
-            d.phase = STATE_DL_INIT;
-            r = 0;
-        }
+        r = sync_dl_load(s, i, &d);
         /* a full sync in progress ends on its own; a marker only moves on */
         bool move =
             r == 0 && d.phase != STATE_DL_FULL &&
@@ -335,19 +333,14 @@ int follow_mark_unread(struct sync *s)
         if (move) {
             free(d.marker);
             d.marker = strdup(infos[i].marker);
-            if (!d.full_marker)
-                d.full_marker = strdup("");
             d.phase = STATE_DL_INCREMENTAL;
             d.updated = (int64_t) time(NULL);
-            r = d.marker && d.full_marker ? s->st.ops->dl_put(s->st.inst, &d) : -ENOMEM;
+            r = d.marker ? s->st.ops->dl_put(s->st.inst, &d) : -ENOMEM;
             marked++;
         }
         state_dl_shard_finish(&d);
     }
-    if (txn && r == 0)
-        r = s->st.ops->txn_commit(s->st.inst);
-    else if (txn)
-        s->st.ops->txn_abort(s->st.inst);
+    r = sync_txn_end(s, txn, r);
     if (r == 0 && marked)
         log_debug("msg=\"datalog shards not read: marked at the source's end\" shards=%d", marked);
     for (int i = 0; infos && i < n; i++)

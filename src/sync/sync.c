@@ -426,7 +426,7 @@ void sync_print_failures(struct sync *s)
 
 /* --------------------------------------------------------- datalog shards */
 
-static int dl_load(struct sync *s, int shard, struct state_dl_shard *d)
+int sync_dl_load(struct sync *s, int shard, struct state_dl_shard *d)
 {
     int r = s->st.ops->dl_get(s->st.inst, shard, d);
     if (r != -ENOENT)
@@ -439,9 +439,7 @@ static int dl_load(struct sync *s, int shard, struct state_dl_shard *d)
     return d->marker && d->full_marker ? 0 : -ENOMEM;
 }
 
-/* Ends a transaction opened when txn: commits after r == 0, else drops it
- * (the shards stay where they were, and the step runs again). */
-static int txn_end(struct sync *s, bool txn, int r)
+int sync_txn_end(struct sync *s, bool txn, int r)
 {
     if (!txn)
         return r;
@@ -465,7 +463,7 @@ static int init_shards(struct sync *s, bool *full_due)
     for (int i = 0; r == 0 && i < n; i++) {
         if (!sync_follows(s, i))
             continue; /* stays as it is: INIT when never read */
-        r = dl_load(s, i, &d[i]);
+        r = sync_dl_load(s, i, &d[i]);
         ask[i] = r == 0 && d[i].phase == STATE_DL_INIT;
     }
     if (r == 0)
@@ -486,7 +484,7 @@ static int init_shards(struct sync *s, bool *full_due)
         if (r == 0 && d[i].phase == STATE_DL_FULL)
             *full_due = true;
     }
-    r = txn_end(s, txn, r);
+    r = sync_txn_end(s, txn, r);
     for (int i = 0; i < n; i++) {
         if (d)
             state_dl_shard_finish(&d[i]);
@@ -599,7 +597,7 @@ static int full_sync_all(struct sync *s)
     bool txn = (r = s->st.ops->txn_begin(s->st.inst)) == 0;
     for (int i = 0; i < s->num_shards && r == 0; i++) {
         struct state_dl_shard d = {0};
-        r = dl_load(s, i, &d);
+        r = sync_dl_load(s, i, &d);
         if (r == 0 && d.phase == STATE_DL_FULL) {
             free(d.marker);
             d.marker = strdup(d.full_marker ? d.full_marker : "");
@@ -609,7 +607,7 @@ static int full_sync_all(struct sync *s)
         }
         state_dl_shard_finish(&d);
     }
-    r = txn_end(s, txn, r);
+    r = sync_txn_end(s, txn, r);
     if (r == 0)
         log_info("msg=\"full sync done\" buckets=%zu", nbuckets);
     return r;
@@ -682,7 +680,7 @@ static bool seen_before(char **keys, size_t n, const char *k)
 static int dl_shard_sync(struct sync *s, int shard, struct rgw_dl_page *first)
 {
     struct state_dl_shard d = {0};
-    int r = dl_load(s, shard, &d);
+    int r = sync_dl_load(s, shard, &d);
     if (r < 0 || d.phase != STATE_DL_INCREMENTAL) {
         state_dl_shard_finish(&d);
         if (first)
@@ -774,7 +772,7 @@ static int dl_poll(struct sync *s, bool only_notified)
         pthread_mutex_unlock(&s->notify_lock);
         if ((only_notified && !mine) || !sync_follows(s, i))
             continue;
-        r = dl_load(s, i, &d[i]);
+        r = sync_dl_load(s, i, &d[i]);
         ask[i] = r == 0 && d[i].phase == STATE_DL_INCREMENTAL;
         markers[i] = d[i].marker;
     }

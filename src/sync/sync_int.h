@@ -105,6 +105,7 @@ struct sync {
     uint8_t *follow;
     struct follow_bucket *followed;
     size_t nfollowed;
+    bool follow_saved; /* follow is what the state holds */
 
     /* per datalog shard, for /metrics: seconds behind (-1 unknown) */
     _Atomic int64_t *shard_lag;
@@ -145,6 +146,12 @@ int sync_relist_yield(struct sync *s);
 int bucket_full_prefetch(struct sync *s, const struct rgw_bucket *b, int first, int n);
 int bucket_bilog_prefetch(struct sync *s, char *const *bs_keys, char *const *markers, size_t n);
 void bucket_prefetch_drop(struct sync *s);
+
+/* A datalog shard's state; a shard never stored comes back as init. */
+int sync_dl_load(struct sync *s, int shard, struct state_dl_shard *d);
+/* Ends a transaction opened when txn: commits after r == 0, else drops it
+ * (the shards stay where they were, and the step runs again). */
+int sync_txn_end(struct sync *s, bool txn, int r);
 
 /* follow.c: the datalog shards this config needs, asked again each pass
  * (s->follow); 0, or a negative errno when the source could not say. */

@@ -1419,6 +1419,21 @@ static long http_get(const char *url, char **body)
     return code;
 }
 
+/* A client of our listener as the source is: the zone's system key, with
+ * this secret (NULL: the right one). 0 or a negative errno. */
+static int peer_client(struct s3_client **out, const char *secret)
+{
+    char url[128];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d", exporter_port);
+    struct s3_endpoint ep = {
+        .url = url,
+        .access_key = labenv_get(&senv, "LAB_SYSTEM_ACCESS_KEY"),
+        .secret = secret ? secret : labenv_get(&senv, "LAB_SYSTEM_SECRET_KEY"),
+        .region = labenv_get(&senv, "LAB_REGION"),
+    };
+    return s3_client_new(out, loop, &ep);
+}
+
 /* GET /admin/log?type=data&status through peer (it signs) into call, which
  * the caller inits and finishes: 0 or a negative errno. */
 static int admin_data_status(struct s3_client *peer, struct s3_call *call)
@@ -1454,16 +1469,8 @@ static void test_sync__admin_log_needs_a_signature(void)
     CHECK_INT(http_get(url, NULL), 403);
 
     /* signed (SigV4) with the zone's system key: our markers */
-    char ep_url[128];
-    snprintf(ep_url, sizeof(ep_url), "http://127.0.0.1:%d", exporter_port);
-    struct s3_endpoint ep = {
-        .url = ep_url,
-        .access_key = labenv_get(&senv, "LAB_SYSTEM_ACCESS_KEY"),
-        .secret = labenv_get(&senv, "LAB_SYSTEM_SECRET_KEY"),
-        .region = labenv_get(&senv, "LAB_REGION"),
-    };
     struct s3_client *peer = NULL;
-    CHECK_INT(s3_client_new(&peer, loop, &ep), 0);
+    CHECK_INT(peer_client(&peer, NULL), 0);
     /* the first pass may still be recording positions: the answer is ours either way */
     struct s3_call call;
     s3_call_init(&call);
@@ -1483,8 +1490,7 @@ static void test_sync__admin_log_needs_a_signature(void)
     s3_client_free(peer);
 
     /* signed with the right access key and a wrong secret: 403 */
-    ep.secret = "not-the-secret-0000000000000000000000000";
-    CHECK_INT(s3_client_new(&peer, loop, &ep), 0);
+    CHECK_INT(peer_client(&peer, "not-the-secret-0000000000000000000000000"), 0);
     s3_client_set_retries(peer, 0);
     s3_call_init(&call);
     (void) admin_data_status(peer, &call); /* what counts is the status */
@@ -1920,16 +1926,8 @@ out:
  * system key), into m[n]: 0 or -1. */
 static int listener_markers(char **m, int n)
 {
-    char ep_url[128];
-    snprintf(ep_url, sizeof(ep_url), "http://127.0.0.1:%d", exporter_port);
-    struct s3_endpoint ep = {
-        .url = ep_url,
-        .access_key = labenv_get(&senv, "LAB_SYSTEM_ACCESS_KEY"),
-        .secret = labenv_get(&senv, "LAB_SYSTEM_SECRET_KEY"),
-        .region = labenv_get(&senv, "LAB_REGION"),
-    };
     struct s3_client *peer = NULL;
-    if (s3_client_new(&peer, loop, &ep) < 0)
+    if (peer_client(&peer, NULL) < 0)
         return -1;
     struct s3_call call;
     s3_call_init(&call);
